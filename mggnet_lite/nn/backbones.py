@@ -1,0 +1,175 @@
+"""Backbones of the paper's Table 4 (ResNet-18/34, VGG-16, AlexNet) cut into five blocks.
+
+The paper's masks are 28x28 on "block 3" and 14x14 on "block 4" for a 224 input
+(Sec. 4.3). In torchvision's ResNet-18 those are the outputs of ``layer2`` and
+``layer3``, so the paper counts the stem as block 1. We name every backbone's stages
+``block1`` ... ``block5`` so that, at 224, ``block3`` is about 28x28, ``block4`` about
+14x14 and ``block5`` is the last feature map F_B used for the base prediction Y^B:
+
+=========  ===============  =====================  ======================
+backbone   block3 (28x28)   block4 (14x14)         block5 = F_B
+=========  ===============  =====================  ======================
+resnet*    layer2           layer3                 layer4 (7x7)
+vgg16      conv3_x + pool3  conv4_x + pool4        conv5_x + pool5 (7x7)
+alexnet    conv2 (27x27)    pool2 + conv3-5 (13)   pool5 (6x6)
+=========  ===============  =====================  ======================
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.error
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "vgg16", "alexnet")
+BLOCKS: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block5")
+_MIN_SIZE = {"resnet18": 32, "resnet34": 32, "vgg16": 32, "alexnet": 63}
+#: seconds a ``weights="imagenet"`` download may wait on the network before giving up.
+DOWNLOAD_TIMEOUT_S = 10.0
+
+
+class Backbone(nn.Module):
+    """A torchvision backbone as five sequential blocks; ``forward`` returns the tapped maps.
+
+    ``forward(x)`` returns ``{tap: F_b for each tap} | {"final": F_B}``.
+    """
+
+    def __init__(self, name: str, stages: nn.ModuleDict, channels: dict[str, int],
+                 taps: Sequence[str]) -> None:
+        super().__init__()
+        self.name = name
+        self.stages = stages
+        self.channels = channels
+        self.min_size = _MIN_SIZE[name]
+        bad = [t for t in taps if t not in BLOCKS[:-1]]
+        if bad:
+            raise ValueError(
+                f"taps={list(taps)}: {bad} not among {list(BLOCKS[:-1])} (block5 is F_B, "
+                "used for the base prediction; the default taps are block3 and block4)"
+            )
+        if len(set(taps)) != len(taps):
+            raise ValueError(f"taps={list(taps)}: each block may be tapped once")
+        self.taps = tuple(sorted(taps, key=BLOCKS.index))
+        self.final_channels = channels["block5"]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for name, stage in self.stages.items():
+            x = stage(x)
+            if name in self.taps:
+                out[name] = x
+        out["final"] = x
+        return out
+
+
+def _torchvision_model(name: str) -> nn.Module:
+    return getattr(torchvision.models, name)(weights=None)
+
+
+def _split(name: str, model: nn.Module) -> tuple[nn.ModuleDict, dict[str, int]]:
+    """Cut a torchvision classifier into the five blocks of the module docstring's table."""
+    if name.startswith("resnet"):
+        m = model
+        stages = [nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool), m.layer1, m.layer2,
+                  m.layer3, m.layer4]
+        channels = [64, 64, 128, 256, 512]
+    elif name == "vgg16":
+        f = model.features
+        stages = [f[0:5], f[5:10], f[10:17], f[17:24], f[24:31]]
+        channels = [64, 128, 256, 512, 512]
+    elif name == "alexnet":
+        f = model.features
+        stages = [f[0:2], f[2:3], f[3:5], f[5:12], f[12:13]]
+        channels = [64, 64, 192, 256, 256]
+    else:  # pragma: no cover - guarded by build_backbone
+        raise AssertionError(name)
+    return nn.ModuleDict(dict(zip(BLOCKS, stages, strict=True))), dict(
+        zip(BLOCKS, channels, strict=True)
+    )
+
+
+def _imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
+    """torchvision's ImageNet weights for ``name`` (downloaded once into the torch hub cache)."""
+    weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    cached = hub_dir / os.path.basename(weights.url)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # never hang when offline
+    try:
+        return weights.get_state_dict(progress=False, check_hash=False)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise RuntimeError(
+            f'weights="imagenet": could not download {weights.url} ({err}). If this machine is '
+            f"offline, fetch that file elsewhere and either put it at {cached} or pass its "
+            f'path: build_model(..., weights="/path/to/{cached.name}"); or use weights=None '
+            "to train from scratch."
+        ) from err
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a state dict with ``weights_only=True``: no arbitrary unpickling (DESIGN Sec. 8)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights={str(path)!r}: no such file; pass None, 'imagenet' or a state-dict path"
+        )
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError, EOFError ...
+        raise ValueError(
+            f"weights={str(path)!r} is not a loadable state dict ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}). Only tensors are read "
+            "(torch.load weights_only=True); save one with torch.save(model.state_dict(), path)."
+        ) from err
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]  # an mggnet_lite training checkpoint
+    if not isinstance(obj, dict) or not obj or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    ):
+        raise ValueError(
+            f"weights={str(path)!r} holds a {type(obj).__name__}, not a state dict "
+            "(a dict of parameter name -> tensor)"
+        )
+    return obj
+
+
+def build_backbone(
+    name: str = "resnet18",
+    taps: Sequence[str] = ("block3", "block4"),
+    weights: str | os.PathLike | None = None,
+) -> Backbone:
+    """A backbone of Table 4 with feature taps; ``weights``: None, ``"imagenet"`` or a path.
+
+    A path may hold a torchvision state dict of the same architecture (its classifier
+    keys are ignored).
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"backbone={name!r}: choose one of {list(BACKBONES)}")
+    model = _torchvision_model(name)
+    if weights is not None:
+        state = (_imagenet_state_dict(name) if weights == "imagenet"
+                 else load_state_dict_file(weights))
+        if any(k.startswith("backbone.") for k in state):
+            raise ValueError(
+                f"weights={str(weights)!r} is a whole-model state dict; load it with "
+                "model.load_state_dict(...) after build_model(weights=None)"
+            )
+        state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith(("fc.", "classifier."))]
+        if missing or unexpected:
+            raise ValueError(
+                f"weights={str(weights)!r} does not fit torchvision's {name}: "
+                f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+                f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
+            )
+    stages, channels = _split(name, model)
+    return Backbone(name, stages, channels, taps)

@@ -1,0 +1,183 @@
+"""MGG-Net: backbone blocks -> GAL -> GCL -> heads -> fusion (paper Sec. 3, Fig. 1 (a)).
+
+Variants (Tables 1, 3, 4):
+
+* ``baseline``: GAP(F_B) -> 40 classifiers; Y_a = Y_a^B.
+* ``independent``: one attention mask per attribute (K = 40, no groups, no GCL).
+* ``gal``: group attentions, no GCL ("w/o GCL"); Eq. 4 then averages Y^B with Y^{b,GAL}.
+* ``mggnet``: GAL + GCL on every tapped block; Eq. 4 averages Y^B with Y^{b,GCL}.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..attributes import CELEBA_ATTRIBUTES, validate_groups
+from .backbones import build_backbone
+from .gal import GroupAttention
+from .gcl import GraphCorrelation
+
+VARIANTS: tuple[str, ...] = ("baseline", "independent", "gal", "mggnet")
+
+
+@dataclass
+class MGGOutput:
+    """What :class:`MGGNet` returns (DESIGN Sec. 3).
+
+    ``fused_logits`` are the logits whose sigmoids Eq. 4 averages into ``probs``:
+    the base prediction first, then one per block (GCL for MGG-Net, GAL otherwise).
+    """
+
+    probs: torch.Tensor  # (B, N) Y_a, Eq. 4
+    base_logits: torch.Tensor  # (B, N) logits of Y^B
+    gal_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    gcl_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, K, h, w)
+    affinity: dict[str, torch.Tensor] = field(default_factory=dict)  # (B, K, K)
+    fused_logits: list[torch.Tensor] = field(default_factory=list)
+
+    def log_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log Y_a, log(1 - Y_a)) of Eq. 4, computed stably from the fused logits."""
+        z = torch.stack(self.fused_logits)  # (1 + B, batch, N)
+        log_n = math.log(z.shape[0])
+        return (torch.logsumexp(F.logsigmoid(z), 0) - log_n,
+                torch.logsumexp(F.logsigmoid(-z), 0) - log_n)
+
+
+class GroupHeads(nn.Module):
+    """Eq. 3 on one block: one binary classifier gamma_a per attribute a in G_gamma.
+
+    Attribute a reads the feature of its own group: logit_a = theta_a^T f_{gamma(a)} + b_a.
+    The same heads score the GAL feature f and the GCL feature f' of the block
+    (the paper uses one theta_a^b for both).
+    """
+
+    def __init__(self, dim: int, group_of_attr: torch.Tensor) -> None:
+        super().__init__()
+        n = len(group_of_attr)
+        self.register_buffer("group_of_attr", group_of_attr.clone(), persistent=False)
+        self.weight = nn.Parameter(torch.randn(n, dim) / math.sqrt(dim))
+        self.bias = nn.Parameter(torch.zeros(n))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """f: (B, K, D) -> logits (B, N)."""
+        return torch.einsum("bnd,nd->bn", f[:, self.group_of_attr], self.weight) + self.bias
+
+
+class MGGNet(nn.Module):
+    """The multi-scale group and graph network and its ablation variants."""
+
+    def __init__(
+        self,
+        variant: str = "mggnet",
+        backbone: str = "resnet18",
+        weights: str | os.PathLike | None = None,
+        *,
+        groups: Mapping[str, Sequence[str]] | None = None,
+        taps: Sequence[str] = ("block3", "block4"),
+        alpha: float = 0.5,
+        gal_reduction: int = 8,
+        attributes: Sequence[str] = CELEBA_ATTRIBUTES,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r}: choose one of {list(VARIANTS)}")
+        self.variant = variant
+        self.attributes = tuple(attributes)
+        self.groups = validate_groups(groups, self.attributes)
+        self.group_names = tuple(self.groups)
+        n = len(self.attributes)
+        if variant == "independent":  # Table 3: one attention per attribute
+            group_of_attr = torch.arange(n)
+            self.node_names = self.attributes
+        else:
+            pos = {a: k for k, members in enumerate(self.groups.values()) for a in members}
+            group_of_attr = torch.tensor([pos[a] for a in self.attributes])
+            self.node_names = self.group_names
+        k = len(self.node_names)
+        self.backbone = build_backbone(backbone, () if variant == "baseline" else taps, weights)
+        self.base_head = nn.Linear(self.backbone.final_channels, n)  # Y^B from GAP(F_B)
+        self.gal = nn.ModuleDict()
+        self.gcl = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
+        for b in self.backbone.taps:
+            c = self.backbone.channels[b]
+            self.gal[b] = GroupAttention(c, k, reduction=gal_reduction)
+            if variant == "mggnet":
+                self.gcl[b] = GraphCorrelation(c, k, alpha=alpha)
+            self.heads[b] = GroupHeads(c, group_of_attr)
+        self.config = {"variant": variant, "backbone": backbone, "taps": list(self.backbone.taps),
+                       "alpha": alpha, "gal_reduction": gal_reduction,
+                       "groups": {g: list(m) for g, m in self.groups.items()},
+                       "attributes": list(self.attributes)}
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ValueError unless x is a float (B, 3, H, W) batch big enough for the blocks."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"expected a torch.Tensor of shape (B, 3, H, W), got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(
+                f"expected a 4-D float tensor (B, 3, H, W), got shape {tuple(x.shape)}; "
+                "for one image use x.unsqueeze(0)"
+            )
+        if x.shape[1] != 3:
+            raise ValueError(
+                f"expected 3 (RGB) channels in dim 1 of (B, 3, H, W), got shape {tuple(x.shape)}"
+                + ("; channels-last data? use x.permute(0, 3, 1, 2)" if x.shape[-1] == 3 else "")
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"expected a float tensor, got {x.dtype}; normalise images first")
+        m = self.backbone.min_size
+        if min(x.shape[2:]) < m:
+            raise ValueError(
+                f"input {tuple(x.shape[2:])} is too small for {self.backbone.name}: need H, W >= "
+                f"{m} so that every block keeps at least one pixel (the paper uses 224x224)"
+            )
+
+    def forward(self, x: torch.Tensor) -> MGGOutput:
+        self.check_input(x)
+        feats = self.backbone(x)
+        base = self.base_head(torch.flatten(F.adaptive_avg_pool2d(feats["final"], 1), 1))
+        out = MGGOutput(probs=base, base_logits=base, fused_logits=[base])
+        for b in self.backbone.taps:
+            f, out.masks[b] = self.gal[b](feats[b])  # Eq. 1
+            out.gal_logits[b] = self.heads[b](f)  # Eq. 3, Y^{b,GAL}
+            if b in self.gcl:
+                g, out.affinity[b] = self.gcl[b](f)  # Eq. 2
+                out.gcl_logits[b] = self.heads[b](g)  # Eq. 3, Y^{b,GCL}
+            out.fused_logits.append(out.gcl_logits.get(b, out.gal_logits[b]))
+        # Eq. 4: Y_a = (Y_a^B + sum_b Y_a^{b,.}) / (1 + B), an average of probabilities.
+        out.probs = torch.stack([torch.sigmoid(z) for z in out.fused_logits]).mean(0)
+        return out
+
+
+def build_model(
+    variant: str = "mggnet",
+    backbone: str = "resnet18",
+    weights: str | os.PathLike | None = None,
+    **kwargs,
+) -> MGGNet:
+    """Build a model of Tables 1-4. ``weights``: None, ``"imagenet"`` or a state-dict path.
+
+    Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``) go to :class:`MGGNet`.
+    A path holding a whole-model state dict (keys ``backbone.*``) is loaded into the model;
+    one holding a torchvision backbone state dict is loaded into the backbone.
+    """
+    from .backbones import load_state_dict_file
+
+    whole = None
+    if weights not in (None, "imagenet"):
+        state = load_state_dict_file(weights)
+        if any(k.startswith("backbone.") for k in state):
+            whole, weights = state, None
+    model = MGGNet(variant, backbone, weights, **kwargs)
+    if whole is not None:
+        model.load_state_dict(whole)
+    return model
