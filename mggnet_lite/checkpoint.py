@@ -1,0 +1,160 @@
+"""Training checkpoints: atomic writes, safe loads, loud mismatches (DESIGN Sec. 8).
+
+* **Atomic**: a checkpoint is written to a temporary file in the same folder, flushed and
+  fsynced, then ``os.replace``-d over the old one, so a crash or a kill while saving never
+  leaves a half-written ``last.pt`` (the old one stays until the new one is complete).
+* **Safe**: loading uses ``torch.load(weights_only=True)``, which unpickles only tensors and
+  plain containers; a file whose pickle would construct anything else (and so could run
+  code) is refused before any of it runs. That is also why RNG states are stored as
+  tensors (``torch.get_rng_state()``), never as numpy / ``random`` objects.
+* **Loud**: every checkpoint carries its ``format``, the ``mggnet_lite`` version and the
+  training config; a checkpoint from another version or config is refused with a message
+  listing each difference (key, ours vs the checkpoint's) -- the UvA-notebooks failure
+  mode of a checkpoint that silently stops matching the code (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+
+FORMAT = "mggnet-lite-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, unsafe, or made by other code/config."""
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows within one filesystem
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # some filesystems / platforms cannot fsync a directory
+        pass
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """Torch RNG states as tensors (CPU generator and every CUDA device)."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved (CUDA states only where devices match)."""
+    torch.set_rng_state(state["cpu"])
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def make_checkpoint(config: Mapping[str, Any], **payload: Any) -> dict[str, Any]:
+    """A checkpoint dict: format header, package version, config, then ``payload``."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "mggnet_lite": __version__,
+        "config": dict(config),
+        **payload,
+    }
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` and check its header and version.
+
+    Raises :class:`CheckpointError` for a missing file, an unsafe or corrupt pickle, a file
+    that is not an mggnet-lite checkpoint, or one written by another package version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError for forbidden globals, EOFError ...
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise CheckpointError(
+            f"refusing to load {path}: it is not a safe, complete mggnet-lite checkpoint "
+            f"({type(err).__name__}: {first}). Checkpoints are read with "
+            "torch.load(weights_only=True), which loads tensors and plain containers only and "
+            "never runs code from the file."
+        ) from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        what = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(
+            f"{path} is not an mggnet-lite training checkpoint (format {what!r}, expected "
+            f"{FORMAT!r}); a plain state dict can be passed as weights=... instead"
+        )
+    diffs = []
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        diffs.append(("format_version", FORMAT_VERSION, ckpt.get("format_version")))
+    if ckpt.get("mggnet_lite") != __version__:
+        diffs.append(("mggnet_lite version", __version__, ckpt.get("mggnet_lite")))
+    if diffs:
+        raise CheckpointError(
+            f"{path} was written by other code:\n{format_diffs(diffs)}\n"
+            "Evaluate it with the mggnet_lite version that wrote it, or retrain."
+        )
+    return ckpt
+
+
+def config_diffs(
+    ours: Mapping[str, Any], theirs: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> list[tuple[str, Any, Any]]:
+    """(key, ours, theirs) for every key whose value differs (missing keys show ``<absent>``)."""
+    skip = set(ignore)
+    missing = "<absent>"
+    return [
+        (k, ours.get(k, missing), theirs.get(k, missing))
+        for k in sorted(set(ours) | set(theirs))
+        if k not in skip and ours.get(k, missing) != theirs.get(k, missing)
+    ]
+
+
+def format_diffs(diffs: Iterable[tuple[str, Any, Any]]) -> str:
+    """One line per difference: ``key: ours=... checkpoint=...``."""
+    return "\n".join(f"  {k}: ours={a!r}  checkpoint={b!r}" for k, a, b in diffs)
+
+
+def check_config(
+    ckpt: Mapping[str, Any],
+    config: Mapping[str, Any],
+    path: str | os.PathLike,
+    ignore: Iterable[str] = (),
+) -> None:
+    """Refuse to resume from a checkpoint whose config differs from ours (except ``ignore``)."""
+    diffs = config_diffs(config, ckpt.get("config", {}), ignore)
+    if diffs:
+        raise CheckpointError(
+            f"cannot resume from {path}: it was trained with another config "
+            f"({len(diffs)} difference{'s' if len(diffs) > 1 else ''}):\n{format_diffs(diffs)}\n"
+            "Resume with the same settings (see config.json in the run folder), or start a "
+            "new run in another --out folder."
+        )

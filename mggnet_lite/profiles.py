@@ -1,0 +1,307 @@
+"""Every training knob in one place, the paper's schedule, and the ``quick`` / ``full`` profiles.
+
+:class:`TrainConfig` defaults are the paper's Sec. 4.1 protocol: ResNet-18, SGD, batch 144,
+lr 0.01 then 0.001, 224 x 224 input, random horizontal flip. The epochs depend on the task
+(``PAPER_SCHEDULES``): CelebA prediction 9 + 5, CelebA balanced 12 + 3, LFWA 10 + 5.
+
+Two profiles (DESIGN Sec. 7), chosen by ``--profile`` or ``$MGGNET_PROFILE``:
+
+* ``full``: a GPU and real data; the paper's schedule, plus the speed path of DESIGN Sec. 6
+  (bf16 autocast, channels_last, the device-resident uint8 cache loader).
+* ``quick``: a laptop CPU and SynthFaces; small images, few epochs, a few thousand images,
+  sized so that one train + evaluate takes at most about 3 minutes on 2 cores.
+
+Without either, ``quick`` is chosen unless a GPU is present and the data folder holds real
+data (no ``synthfaces.json``). Precedence: dataclass defaults < profile < paper schedule for
+(dataset, criterion) (``full`` only) < explicit CLI flags < ``--set key=value``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+
+PROFILES = ("quick", "full")
+
+#: (dataset, criterion) -> (epochs at lr, epochs at low_lr), paper Sec. 4.1. LFWA balanced is
+#: not in the paper (it reports no balanced LFWA result); we reuse the LFWA schedule.
+PAPER_SCHEDULES: dict[tuple[str, str], tuple[int, int]] = {
+    ("celeba", "prediction"): (9, 5),
+    ("celeba", "balanced"): (12, 3),
+    ("lfwa", "prediction"): (10, 5),
+    ("lfwa", "balanced"): (10, 5),
+}
+
+
+@dataclass
+class TrainConfig:
+    """All knobs of a training run (the single ``hyp`` dict of airbench, STYLE.md).
+
+    The optimiser's momentum (0.9) and weight decay (5e-4) are not given in the paper; they
+    are the usual ImageNet-ResNet SGD values, which the paper's "lr 0.01 then 0.001" suggests.
+    """
+
+    # task (Sec. 4.1)
+    dataset: str = "celeba"  # celeba | lfwa
+    variant: str = "mggnet"  # baseline | independent | gal | mggnet
+    backbone: str = "resnet18"
+    weights: str | None = "imagenet"  # the paper starts from ImageNet; None = random init
+    criterion: str = "prediction"  # prediction (BCE) | balanced (weighted BCE, Table 2)
+    # schedule (Sec. 4.1): epochs_at_lr at lr, then epochs_at_low_lr at low_lr
+    epochs_at_lr: int = 9
+    epochs_at_low_lr: int = 5
+    lr: float = 0.01
+    low_lr: float = 0.001
+    batch_size: int = 144  # global batch; each DDP rank takes batch_size / world_size
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    max_pos_weight: float = 50.0  # clamp of the balanced weights N_neg / N_pos
+    image_size: int = 224
+    flip: bool = True  # random horizontal flip, the paper's only augmentation
+    seed: int = 0
+    # speed path (DESIGN Sec. 6)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "bf16"  # bf16 | none; autocast is used on CUDA only
+    channels_last: bool = True  # used on CUDA only
+    compile: bool = False
+    loader: str = "auto"  # auto | cache | pil (see mggnet_lite.data.loader)
+    workers: int | None = None
+    deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)
+    threads: int | None = None  # torch.set_num_threads on CPU
+    # bookkeeping
+    eval_split: str = "test"  # split evaluated after training (results.json)
+    val_split: str | None = None  # split evaluated after every epoch (metrics.jsonl), if any
+    max_steps_per_epoch: int | None = None  # cap, for smoke tests and benchmarks
+    log_every: int = 20  # steps between progress-bar refreshes (one host sync each)
+    sync_every: int | None = None  # steps between NaN / stop checks; None: 1 on CPU, 20 on CUDA
+    keep_epoch_checkpoints: bool = False  # also keep epoch_XX.pt besides last.pt
+    # SynthFaces used when no data folder is given (quick profile only)
+    synth_n: int = 2000
+    synth_seed: int = 0
+    profile: str = "full"
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, recorded as given
+
+    @property
+    def epochs(self) -> int:
+        return self.epochs_at_lr + self.epochs_at_low_lr
+
+    def lr_at(self, epoch: int) -> float:
+        """Step schedule of Sec. 4.1: ``lr`` for the first ``epochs_at_lr`` epochs, then ``low_lr``."""
+        return self.lr if epoch < self.epochs_at_lr else self.low_lr
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the bad knob."""
+        choices = {
+            "dataset": ("celeba", "lfwa"),
+            "variant": ("baseline", "independent", "gal", "mggnet"),
+            "criterion": ("prediction", "balanced"),
+            "amp": ("bf16", "none"),
+            "loader": ("auto", "cache", "pil"),
+            "profile": PROFILES,
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key}={getattr(self, key)!r}: choose one of {list(allowed)}")
+        for key in ("epochs_at_lr", "epochs_at_low_lr"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}={getattr(self, key)} must be >= 0")
+        if self.epochs < 1:
+            raise ValueError("epochs_at_lr + epochs_at_low_lr must be at least 1")
+        for key in ("batch_size", "image_size", "log_every", "synth_n"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}={getattr(self, key)} must be >= 1")
+        if self.weights in ("none", "None", ""):
+            self.weights = None
+        return self
+
+
+#: what each profile changes from the dataclass defaults
+PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
+    "full": {
+        "profile": "full",
+        "amp": "bf16",
+        "channels_last": True,
+        "loader": "cache",
+        "val_split": None,
+    },
+    # quick: sized from rates measured on an idle 2-core CPU (ResNet-18, batch 32, 64 px:
+    # ~114 img/s training): 2,000 SynthFaces (1,600 train) x 5 epochs = 8,000 images, about
+    # 1-2 minutes of training for the baseline and MGG-Net; 64 px keeps small parts (glasses,
+    # earrings) a few pixels wide. Without ImageNet weights (no network) a higher lr helps.
+    "quick": {
+        "profile": "quick",
+        "device": "cpu",
+        "weights": None,
+        "image_size": 64,
+        "batch_size": 32,
+        "epochs_at_lr": 4,
+        "epochs_at_low_lr": 1,
+        "lr": 0.1,
+        "low_lr": 0.01,
+        "amp": "none",
+        "channels_last": False,
+        "loader": "cache",
+        "synth_n": 2000,
+        "val_split": None,
+        "log_every": 5,
+    },
+}
+
+
+def has_gpu() -> bool:
+    return torch.cuda.is_available()
+
+
+def is_synthfaces(data: str | os.PathLike | None) -> bool:
+    """True when ``data`` is a SynthFaces folder (it holds ``synthfaces.json``)."""
+    return data is not None and (Path(data).expanduser() / "synthfaces.json").is_file()
+
+
+def choose_profile(requested: str | None = None, data: str | os.PathLike | None = None) -> str:
+    """``requested``, else ``$MGGNET_PROFILE``, else full with a GPU and real data, else quick."""
+    name = requested or os.environ.get("MGGNET_PROFILE") or None
+    if name is not None:
+        if name not in PROFILES:
+            raise ValueError(
+                f"profile={name!r} (from --profile or $MGGNET_PROFILE): "
+                f"choose one of {list(PROFILES)}"
+            )
+        return name
+    real = data is not None and Path(data).expanduser().is_dir() and not is_synthfaces(data)
+    return "full" if has_gpu() and real else "quick"
+
+
+def parse_value(text: str) -> Any:
+    """``--set`` values: ints, floats, true/false, none, else the string."""
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def make_config(
+    profile: str | None = None,
+    data: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    sets: list[str] | dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Build a config: defaults < profile < paper schedule (full) < ``overrides`` < ``sets``.
+
+    ``overrides`` come from explicit CLI flags (None values are ignored); ``sets`` are
+    ``key=value`` strings (or a dict) applied last. Unknown keys raise ValueError.
+    """
+    name = choose_profile(profile, data)
+    cfg = TrainConfig()
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+
+    def apply(values: dict[str, Any], origin: str) -> None:
+        for k, v in values.items():
+            if k not in known:
+                raise ValueError(f"{origin}: unknown setting {k!r}; known: {sorted(known)}")
+            setattr(cfg, k, v)
+
+    apply(PROFILE_SETTINGS[name], f"profile {name}")
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    set_values: dict[str, Any] = {}
+    if isinstance(sets, dict):
+        set_values = dict(sets)
+    else:
+        for item in sets or []:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"--set {item!r}: expected key=value, e.g. --set lr=0.02")
+            set_values[key.strip()] = parse_value(value.strip())
+    dataset = set_values.get("dataset", given.get("dataset", cfg.dataset))
+    criterion = set_values.get("criterion", given.get("criterion", cfg.criterion))
+    if name == "full" and (dataset, criterion) in PAPER_SCHEDULES:
+        cfg.epochs_at_lr, cfg.epochs_at_low_lr = PAPER_SCHEDULES[(dataset, criterion)]
+    apply(given, "option")
+    apply(set_values, "--set")
+    return cfg.validate()
+
+
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto``: this rank's GPU when there is one, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{local_rank}"
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but no CUDA GPU is visible; use --device cpu")
+    return dev
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
+    """What a measured number ran on (STYLE.md: claims come with the hardware)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    info: dict[str, Any] = {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_cores": cores,
+        "torch_threads": torch.get_num_threads(),
+    }
+    dev = torch.device(device) if device is not None else None
+    if torch.cuda.is_available():
+        idx = dev.index if dev is not None and dev.type == "cuda" and dev.index is not None else 0
+        info["gpu"] = torch.cuda.get_device_name(idx)
+        info["gpu_count"] = torch.cuda.device_count()
+    info["device"] = str(dev) if dev is not None else None
+    info["name"] = (
+        info.get("gpu")
+        if dev is not None and dev.type == "cuda"
+        else (f"{info['cpu']} ({cores} cores)")
+    )
+    return info
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, torch, torchvision and this package."""
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except ImportError:  # pragma: no cover
+        tv = "absent"
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": tv,
+        "mggnet_lite": __version__,
+    }

@@ -1,0 +1,45 @@
+"""One rank of the DDP test (tests/test_ddp.py), started by ``torchrun --nproc_per_node=2``.
+
+Trains a few steps with :func:`mggnet_lite.train.train` (gloo on CPU), then writes this rank's
+weights and the evaluation counts it holds after the all_reduce to ``OUT/rank<r>.pt``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+from mggnet_lite.profiles import make_config
+from mggnet_lite.train import train
+
+if __name__ == "__main__":
+    data, out = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(1)
+    cfg = make_config(
+        "quick",
+        sets=[
+            "image_size=32",
+            "batch_size=8",
+            "epochs_at_lr=1",
+            "epochs_at_low_lr=0",
+            "max_steps_per_epoch=3",
+            "variant=mggnet",
+            "threads=1",
+            "loader=cache",
+            "device=cpu",
+        ],
+    )
+    result = train(cfg, out, data, progress=False)
+    rank = int(os.environ["RANK"])
+    torch.save(
+        {
+            "model": result.model.state_dict(),
+            "counts": result.eval_counts,
+            "world_size": result.dist.world_size,
+            "report": result.report is not None,
+        },
+        os.path.join(out, f"rank{rank}.pt"),
+    )
+    torch.distributed.destroy_process_group()

@@ -1,0 +1,63 @@
+"""Shared pieces of the training tests: a small SynthFaces set and a subprocess runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: tiny, fast settings (2-core CPU): 32 px, batch 4, deterministic single-threaded maths
+TINY_SETS = [
+    "image_size=32",
+    "batch_size=4",
+    "lr=0.05",
+    "low_lr=0.005",
+    "deterministic=true",
+    "threads=1",
+    "loader=cache",
+    "log_every=5",
+]
+
+
+def synth_root(n: int = 96, seed: int = 0) -> Path:
+    """A SynthFaces set shared by the test modules (reused when complete: same seed, same bytes)."""
+    from mggnet_lite.data import synthesize
+
+    root = Path(tempfile.gettempdir()) / "mggnet-lite-tests" / f"synth-n{n}-seed{seed}"
+    return synthesize(root, n=n, seed=seed, masks=False, progress=False)
+
+
+def env() -> dict[str, str]:
+    """Single-threaded children (the CI machine has 2 shared cores)."""
+    e = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), e.get("PYTHONPATH")]))
+    e.pop("MGGNET_PROFILE", None)
+    return e
+
+
+def train_cmd(data: Path, out: Path, *extra: str, sets: list[str] | None = None) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "mggnet_lite",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--profile",
+        "quick",
+        "--no-progress",
+        *extra,
+    ]
+    for s in TINY_SETS + (sets or []):
+        cmd += ["--set", s]
+    return cmd
+
+
+def run(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(), cwd=REPO)

@@ -1,0 +1,63 @@
+"""The throughput benchmark in CI size on CPU (issue 4, acceptance 5): both pipelines, both
+variants, the ratio printed, and a JSON with the machine, versions, sizes and rates."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from _train_helpers import REPO, run, synth_root
+
+from mggnet_lite.bench import machine_slug
+
+
+def test_throughput_script_ci_size(tmp_path):
+    data = synth_root()  # the shared test set (96 images); --ci sets 32 px, batch 16, 3 steps
+    out = tmp_path / "bench.json"
+    proc = run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "throughput.py"),
+            "--ci",
+            "--data",
+            str(data),
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ours/plain" in proc.stdout
+    for v in ("baseline", "mggnet"):
+        assert f"plain {v:>9}" in proc.stdout and f"ours  {v:>9}" in proc.stdout
+    res = json.loads(out.read_text())
+    t = res["throughput"]
+    assert set(t) == {"plain", "ours"}
+    for pipe in ("plain", "ours"):
+        assert set(t[pipe]) == {"baseline", "mggnet"}
+        assert all(r > 0 for r in t[pipe].values())
+    assert res["ratio_ours_over_plain"]["mggnet"] == t["ours"]["mggnet"] / t["plain"]["mggnet"]
+    assert res["machine"]["name"] and res["machine"]["cpu_cores"] >= 1
+    assert res["sizes"] == {
+        "n_images": 96,
+        "image_size": 32,
+        "batch_size": 16,
+        "steps": 3,
+        "warmup_steps": 1,
+        "workers": 0,
+        "backbone": "resnet18",
+    }
+    assert res["data"]["name"] == "SynthFaces" and res["versions"]["mggnet_lite"]
+    assert res["detail"]["plain"]["baseline"]["images"] == 3 * 16
+
+
+def test_machine_slug_names_the_machine():
+    assert (
+        machine_slug({"cpu": "Intel(R) Xeon(R) Processor", "cpu_cores": 2, "device": "cpu"})
+        == "cpu-intel-xeon-2cores"
+    )
+    assert (
+        machine_slug({"gpu": "NVIDIA H200", "device": "cuda:0", "cpu": "x", "cpu_cores": 16})
+        == "gpu-nvidia-h200"
+    )
