@@ -337,7 +337,7 @@ def evaluate_checkpoint(
     """Evaluate a run folder (its ``last.pt``) or a checkpoint file; returns the report."""
     from .checkpoint import CheckpointError, load_checkpoint
     from .data import make_loader, open_cache
-    from .nn.mggnet import build_model
+    from .nn.mggnet import MGGNet, build_model
     from .profiles import resolve_device
 
     t0 = time.perf_counter()
@@ -349,13 +349,8 @@ def evaluate_checkpoint(
     if data is None:
         raise ValueError(f"{ckpt_path} records no data folder; pass --data DIR")
     dev = resolve_device(device)
-    model_kw = dict(ckpt.get("model_config", {}))
-    model = build_model(
-        cfg["variant"],
-        cfg["backbone"],
-        None,
-        **{k: v for k, v in model_kw.items() if k in ("taps", "alpha", "gal_reduction", "groups")},
-    )
+    model = (MGGNet.from_config(ckpt["model_config"]) if ckpt.get("model_config")
+             else build_model(cfg["variant"], cfg["backbone"], None))
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as err:

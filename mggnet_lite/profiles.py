@@ -54,6 +54,8 @@ class TrainConfig:
     dataset: str = "celeba"  # celeba | lfwa
     variant: str = "mggnet"  # baseline | independent | gal | mggnet
     backbone: str = "resnet18"
+    # blocks GAL / GCL sit on (Sec. 4.1: "block 3 and block 4"; DESIGN Sec. 4); Table 3 ablates them
+    taps: tuple[str, ...] = ("block3", "block4")
     weights: str | None = "imagenet"  # the paper starts from ImageNet; None = random init
     criterion: str = "prediction"  # prediction (BCE) | balanced (weighted BCE, Table 2)
     # schedule (Sec. 4.1): epochs_at_lr at lr, then epochs_at_low_lr at low_lr
@@ -125,6 +127,10 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)} must be >= 1")
         if self.weights in ("none", "None", ""):
             self.weights = None
+        self.taps = (self.taps,) if isinstance(self.taps, str) else tuple(self.taps)
+        blocks = ("block1", "block2", "block3", "block4")
+        if not self.taps or any(t not in blocks for t in self.taps):
+            raise ValueError(f"taps={list(self.taps)}: choose one or more of {list(blocks)}")
         return self
 
 

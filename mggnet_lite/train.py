@@ -330,7 +330,7 @@ def _train(
     # ---- model, optimiser (Sec. 4.1); same seed on every rank, DDP also broadcasts rank 0's
     torch.manual_seed(cfg.seed)
     try:
-        model = build_model(cfg.variant, cfg.backbone, cfg.weights)
+        model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps))
     except RuntimeError as err:  # e.g. weights="imagenet" on an offline machine
         raise ValueError(f"{err} (train: --weights none trains from scratch)") from err
     model = model.to(dev, memory_format=mem)
@@ -636,6 +636,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=("celeba", "lfwa"), default=None)
     p.add_argument("--variant", choices=("baseline", "independent", "gal", "mggnet"), default=None)
     p.add_argument("--backbone", choices=("resnet18", "resnet34", "vgg16", "alexnet"), default=None)
+    p.add_argument("--taps", nargs="+", default=None, metavar="BLOCK",
+                   help="blocks for GAL/GCL (default: block3 block4, the paper's)")
     p.add_argument(
         "--weights",
         default=None,
@@ -695,6 +697,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         )
     }
     over["low_lr"] = args.low_lr
+    if args.taps is not None:
+        over["taps"] = tuple(args.taps)
     if args.weights is not None:
         over["weights"] = None if args.weights.lower() == "none" else args.weights
         if over["weights"] is None:  # "none" must override the profile's value

@@ -204,3 +204,13 @@ def test_single_block_taps(taps, shapes):
         out = model(torch.randn(1, 3, 224, 224))
     assert [m.shape[-1] for m in out.masks.values()] == shapes
     assert len(out.fused_logits) == 2  # Y^B and one block: Eq. 4 divides by 1 + B = 2
+
+
+def test_from_config_rebuilds_the_same_architecture():
+    four = {"top": [], "bottom": []}
+    for i, (_, members) in enumerate(__import__("mggnet_lite").attributes.GROUPS.items()):
+        four["top" if i < 4 else "bottom"] += members
+    a = build_model("mggnet", "resnet18", taps=("block4",), alpha=0.25, groups=four)
+    b = type(a).from_config(a.config)
+    assert b.config == a.config and b.backbone.taps == ("block4",)
+    b.load_state_dict(a.state_dict())  # same parameter names and shapes

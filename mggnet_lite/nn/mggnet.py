@@ -118,6 +118,13 @@ class MGGNet(nn.Module):
                        "groups": {g: list(m) for g, m in self.groups.items()},
                        "attributes": list(self.attributes)}
 
+    @classmethod
+    def from_config(cls, config: Mapping) -> MGGNet:
+        """Rebuild (untrained) the model a checkpoint's ``model_config`` (``model.config``) describes."""
+        keys = ("groups", "taps", "alpha", "gal_reduction", "attributes")
+        return cls(config["variant"], config["backbone"], None,
+                   **{k: config[k] for k in keys if k in config})
+
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless x is a float (B, 3, H, W) batch big enough for the blocks."""
         if not isinstance(x, torch.Tensor):

@@ -1,0 +1,617 @@
+"""Figures for the book: one function per figure, matplotlib only (safe with the Agg backend).
+
+Each function returns the :class:`matplotlib.figure.Figure` it drew, so a notebook shows it
+and a script can ``fig.savefig(...)`` it.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .attributes import CELEBA_ATTRIBUTES, GROUPS
+
+#: One colour per group (GROUPS order), shared by every figure that shows groups.
+GROUP_COLOURS: dict[str, str] = {
+    "whole_face": "#e41a1c",
+    "around_head": "#377eb8",
+    "hairline": "#4daf4a",
+    "eyes": "#984ea3",
+    "nose": "#ff7f00",
+    "middle_face": "#f0e130",
+    "mouth": "#a65628",
+    "neck": "#f781bf",
+}
+
+
+def _short(name: str) -> str:
+    """Compact caption form of an attribute name: 'Wearing_Lipstick' -> 'Lipstick'."""
+    return name.removeprefix("Wearing_").replace("_", " ")
+
+
+def _read_attr_file(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """CelebA's list_attr_celeba.txt -> (file names, attribute names, (n, 40) 0/1 array)."""
+    with open(path, encoding="utf-8") as fh:
+        fh.readline()  # the count
+        names = fh.readline().split()
+        files, rows = [], []
+        for line in fh:
+            parts = line.split()
+            if parts:
+                files.append(parts[0])
+                rows.append([int(v) > 0 for v in parts[1:]])
+    return files, names, np.asarray(rows, dtype=np.uint8)
+
+
+def show_gallery(
+    root: str | os.PathLike,
+    indices: Iterable[int] = range(8),
+    *,
+    masks: bool = True,
+    groups: Sequence[str] | None = None,
+    ncols: int = 4,
+    figsize: tuple[float, float] | None = None,
+    axes: Sequence | None = None,
+    caption_width: int = 34,
+):
+    """A gallery of SynthFaces images with their positive attributes and the ground-truth
+    group masks (DESIGN.md Sec. 5; the groups of the paper's Fig. 2).
+
+    ``root``: a SynthFaces folder (``synthesize``'s output; CelebA's layout plus
+    ``group_masks/``). ``indices``: 0-based positions in the label file. ``masks``: outline
+    each group's region in its colour (:data:`GROUP_COLOURS`); ``groups`` limits which.
+    ``axes``: draw into these axes (one per index) instead of a new figure.
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from PIL import Image
+
+    from .data.synthfaces import IMAGE_DIR, load_group_masks
+
+    root = Path(root)
+    indices = list(indices)
+    if not indices:
+        raise ValueError("show_gallery: indices is empty")
+    files, names, labels = _read_attr_file(root / "list_attr_celeba.txt")
+    names = names or list(CELEBA_ATTRIBUTES)
+    for i in indices:
+        if not 0 <= i < len(files):
+            raise IndexError(f"show_gallery: index {i} out of range 0..{len(files) - 1} of {root}")
+    group_names = list(GROUPS) if groups is None else list(groups)
+    unknown = [g for g in group_names if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"show_gallery: unknown group(s) {unknown}; choose from {list(GROUPS)}")
+
+    if axes is None:
+        ncols = max(1, min(ncols, len(indices)))
+        nrows = -(-len(indices) // ncols)
+        figsize = figsize or (2.3 * ncols, 3.3 * nrows + 0.5 * masks)
+        fig, grid = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False,
+                                 layout="constrained")  # fmt: skip
+        axes_list = list(grid.ravel())
+    else:
+        axes_list = list(np.ravel(axes))
+        if len(axes_list) < len(indices):
+            raise ValueError(f"show_gallery: {len(indices)} indices but {len(axes_list)} axes")
+        fig = axes_list[0].figure
+
+    group_pos = {g: k for k, g in enumerate(GROUPS)}
+    for ax, i in zip(axes_list, indices, strict=False):
+        img = np.asarray(Image.open(root / IMAGE_DIR / files[i]).convert("RGB"))
+        ax.imshow(img)
+        if masks:
+            m = load_group_masks(root, files[i])
+            for g in group_names:
+                # contour at 0.5 of the boolean mask: the region's outline, one colour each
+                ax.contour(m[group_pos[g]].astype(float), levels=[0.5], colors=[GROUP_COLOURS[g]],
+                           linewidths=1.0)  # fmt: skip
+        positives = [_short(a) for a, v in zip(names, labels[i], strict=False) if v]
+        caption = ", ".join(positives) or "(no positive attribute)"
+        ax.set_title(f"{files[i]}", fontsize=8)
+        ax.set_xlabel(textwrap.fill(caption, caption_width), fontsize=6)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes_list[len(indices) :]:
+        ax.axis("off")
+    if masks:
+        handles = [Line2D([0], [0], color=GROUP_COLOURS[g], lw=2, label=g) for g in group_names]
+        # "outside" places the legend below the axes under the constrained layout
+        loc = "outside lower center" if fig.get_layout_engine() is not None else "lower center"
+        fig.legend(handles=handles, loc=loc, ncol=min(len(handles), 4), fontsize=8,
+                   frameon=False)  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Figures of book chapters 1-4 (each returns its matplotlib Figure; call them yourself).
+# --------------------------------------------------------------------------------------
+
+
+def _np(x):
+    """A tensor, PIL image or array as a numpy array (on the CPU, detached)."""
+
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _group_colours(names):
+    """One colour per group name (:data:`GROUP_COLOURS`; tab10 for other names)."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    return [GROUP_COLOURS.get(n, cmap(i % 10)) for i, n in enumerate(names)]
+
+
+def plot_positive_rates(
+    rates,
+    names,
+    reference=None,
+    *,
+    label: str = "this set",
+    reference_label: str = "reference",
+    title: str | None = None,
+):
+    """Bar plot of each attribute's positive rate (chapter 1), sorted, with an optional
+    reference rate per attribute drawn as a black tick (e.g. CelebA's published rates).
+
+    ``rates``: (N,) in [0, 1]; ``reference``: None or (N,) in [0, 1] (NaN = none).
+    """
+    import matplotlib.pyplot as plt
+
+    rates = _np(rates).astype(float)
+    order = np.argsort(rates)
+    group_of = {a: g for g, members in GROUPS.items() for a in members}
+    colours = dict(GROUP_COLOURS)
+    fig, ax = plt.subplots(figsize=(12, 4))
+    x = np.arange(len(rates))
+    ax.bar(
+        x,
+        100 * rates[order],
+        color=[colours.get(group_of.get(names[i]), "grey") for i in order],
+        label=label,
+    )
+    if reference is not None:
+        ref = _np(reference).astype(float)[order]
+        ax.scatter(x, 100 * ref, marker="_", s=120, color="black", zorder=3, label=reference_label)
+    ax.set_xticks(x, [names[i] for i in order], rotation=90, fontsize=8)
+    ax.set_ylabel("positive rate (%)")
+    ax.axhline(50, color="grey", lw=0.5, ls=":")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    leg1 = ax.legend(
+        handles,
+        list(colours),
+        fontsize=7,
+        ncol=4,
+        loc="upper left",
+        title="group",
+        title_fontsize=7,
+    )
+    ax.add_artist(leg1)
+    if reference is not None:
+        ax.legend(loc="center left", fontsize=8)
+    ax.set_title(title or "Positive rate of each attribute")
+    ax.set_xlim(-0.6, len(rates) - 0.4)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_cooccurrence(labels):
+    """P(b | a) for every pair: matrix (N, N), row a, column b (NaN where a never occurs).
+
+    ``labels``: (M, N) of 0/1. Not symmetric: P(b | a) = P(a, b) / P(a).
+    """
+
+    y = _np(labels).astype(np.float64)
+    joint = y.T @ y  # counts of (a, b) both present
+    count = np.diag(joint).copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return joint / count[:, None]
+
+
+def plot_cooccurrence(
+    cond, names, groups=None, *, title: str | None = None, show_asymmetry: bool = True
+):
+    """Heatmap of P(b | a) (row a, column b), attributes ordered by group, and beside it the
+    asymmetry P(b | a) - P(a | b) that makes the attribute graph directed (chapter 1)."""
+    import matplotlib.pyplot as plt
+
+    groups = GROUPS if groups is None else groups
+    cond = _np(cond).astype(float)
+    pos = {a: i for i, a in enumerate(names)}
+    order = [pos[a] for members in groups.values() for a in members if a in pos]
+    c = cond[np.ix_(order, order)]
+    labels = [names[i] for i in order]
+    panels = [(c, "P(b | a)", "viridis", 0, 1)]
+    if show_asymmetry:
+        d = c - c.T
+        lim = float(np.nanmax(np.abs(d))) or 1.0
+        panels.append((d, "P(b | a) - P(a | b)", "RdBu_r", -lim, lim))
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 8.2))
+    axes = np.atleast_1d(axes)
+    bounds = np.cumsum([sum(a in pos for a in m) for m in groups.values()])[:-1] - 0.5
+    for ax, (m, name, cmap, lo, hi) in zip(axes, panels, strict=True):
+        im = ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi)
+        for b in bounds:
+            ax.axhline(b, color="white", lw=0.8)
+            ax.axvline(b, color="white", lw=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        ax.set_xlabel("b")
+        ax.set_ylabel("a (given)")
+        ax.set_title(name)
+        fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_group_masks(image, masks, group_names, *, title: str | None = None):
+    """A face with the outline of each part-based group's region (chapter 1), and one small
+    panel per group. ``masks``: bool (K, H, W) in the image's frame (SynthFaces' ground truth)."""
+    import matplotlib.pyplot as plt
+
+    img = _np(image)
+    masks = _np(masks).astype(bool)
+    k = len(group_names)
+    colours = _group_colours(group_names)
+    fig = plt.figure(figsize=(13, 4.6))
+    grid = fig.add_gridspec(2, 2 + (k + 1) // 2)
+    ax = fig.add_subplot(grid[:, :2])
+    ax.imshow(img)
+    for i in range(k):
+        if masks[i].any():
+            ax.contour(masks[i].astype(float), levels=[0.5], colors=[colours[i]], linewidths=1.8)
+    ax.legend(
+        [plt.Line2D([], [], color=c, lw=2) for c in colours],
+        group_names,
+        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(1.0, 0.0),
+    )
+    ax.set_axis_off()
+    ax.set_title(title or "Part-based groups (ground-truth regions)")
+    dim = (img.astype(float) * 0.25).astype(img.dtype)
+    for i in range(k):
+        a = fig.add_subplot(grid[i // ((k + 1) // 2), 2 + i % ((k + 1) // 2)])
+        a.imshow(np.where(masks[i][..., None], img, dim))
+        a.set_title(group_names[i], fontsize=8, color=colours[i])
+        a.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_group_graph(
+    weights,
+    group_names,
+    *,
+    title: str | None = None,
+    threshold: float = 0.0,
+    ax=None,
+    value_format: str = "{:.2f}",
+    annotate: bool = False,
+):
+    """A directed graph between groups drawn on a circle (chapters 1 and 3).
+
+    ``weights[i, j]``: strength of the edge j -> i (row = receiver, as ``out.affinity``);
+    edges with weight <= ``threshold`` are not drawn; width grows with the weight.
+    """
+    import matplotlib.pyplot as plt
+
+    w = _np(weights).astype(float)
+    k = len(group_names)
+    ang = np.pi / 2 - 2 * np.pi * np.arange(k) / k
+    xy = np.stack([np.cos(ang), np.sin(ang)], 1)
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    else:
+        fig = ax.figure
+    top = np.nanmax(np.where(np.eye(k, dtype=bool), np.nan, w)) if k > 1 else 1.0
+    top = top if np.isfinite(top) and top > 0 else 1.0
+    colours = _group_colours(group_names)
+    for i in range(k):
+        for j in range(k):
+            if i == j or not np.isfinite(w[i, j]) or w[i, j] <= threshold:
+                continue
+            ax.annotate(
+                "",
+                xy=xy[i] * 0.86,
+                xytext=xy[j] * 0.86,
+                arrowprops=dict(
+                    arrowstyle="-|>",
+                    color=colours[j],
+                    alpha=0.8,
+                    lw=0.5 + 4.0 * w[i, j] / top,
+                    shrinkA=8,
+                    shrinkB=8,
+                    connectionstyle="arc3,rad=0.18",
+                ),
+            )
+            if annotate:
+                mid = (xy[i] + xy[j]) * 0.43
+                ax.text(*mid, value_format.format(w[i, j]), fontsize=6, ha="center")
+    for i, name in enumerate(group_names):
+        ax.scatter(*xy[i] * 0.86, s=260, color=colours[i], zorder=3)
+        ax.text(*xy[i] * 1.08, name, ha="center", va="center", fontsize=8)
+    ax.set_xlim(-1.35, 1.35)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=10)
+    if own:
+        fig.tight_layout()
+    return fig
+
+
+def plot_affinity(
+    affinity,
+    group_names,
+    *,
+    title: str | None = None,
+    fmt: str = "{:.2f}",
+    vmax: float | None = None,
+):
+    """Heatmaps of affinity matrices e (row i = receiver, column j = sender; chapter 3).
+
+    ``affinity``: one (K, K) matrix, or a dict name -> (K, K) (e.g. one per block, or a
+    batch mean of ``out.affinity[b]``).
+    """
+    import matplotlib.pyplot as plt
+
+    mats = affinity if isinstance(affinity, dict) else {"e": affinity}
+    k = len(group_names)
+    fig, axes = plt.subplots(1, len(mats), figsize=(5.4 * len(mats), 5.0))
+    axes = np.atleast_1d(axes)
+    for ax, (name, m) in zip(axes, mats.items(), strict=True):
+        m = _np(m).astype(float)
+        im = ax.imshow(m, cmap="magma", vmin=0, vmax=vmax if vmax is not None else np.nanmax(m))
+        for i in range(k):
+            for j in range(k):
+                if np.isfinite(m[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        fmt.format(m[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if m[i, j] < 0.6 * np.nanmax(m) else "black",
+                    )
+        ax.set_xticks(range(k), group_names, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(k), group_names, fontsize=7)
+        ax.set_xlabel("sender j")
+        ax.set_ylabel("receiver i")
+        ax.set_title(name, fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.045, pad=0.03)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_directedness(affinity, group_names, *, title: str | None = None):
+    """Scatter of e_ij against e_ji over all pairs i < j: on the diagonal for an undirected
+    graph, off it for a directed one (chapter 3). ``affinity``: (K, K) or dict of them."""
+    import matplotlib.pyplot as plt
+
+    mats = affinity if isinstance(affinity, dict) else {"e": affinity}
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    iu = np.triu_indices(len(group_names), 1)
+    top = 0.0
+    for name, m in mats.items():
+        m = _np(m).astype(float)
+        ax.scatter(m[iu], m.T[iu], s=14, label=name, alpha=0.8)
+        top = max(top, float(np.nanmax(m)))
+    ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("$e_{ij}$ (what i receives from j)")
+    ax.set_ylabel("$e_{ji}$ (what j receives from i)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Directed: $e_{ij} \\neq e_{ji}$", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_attention_masks(
+    image, masks, group_names, *, truth=None, title: str | None = None, stretch: bool = True
+):
+    """Group attention masks over a face (chapter 2): one row per block, one column per group.
+
+    ``image``: (H, W, 3) as shown; ``masks``: dict block -> (K, h, w) in [0, 1], stretched over
+    the whole image (the network saw the image resized); ``truth``: optional bool (K, H, W)
+    ground-truth regions drawn as outlines. ``stretch``: colour each mask from its own minimum
+    (blue) to its maximum (red), to show where it looks; else on the absolute [0, 1] scale.
+    """
+    import matplotlib.pyplot as plt
+
+    img = _np(image)
+    h, w = img.shape[:2]
+    k = len(group_names)
+    rows = list(masks.items())
+    fig, axes = plt.subplots(len(rows), k, figsize=(1.55 * k, 1.9 * len(rows)), squeeze=False)
+    for r, (block, m) in enumerate(rows):
+        m = _np(m).astype(float)
+        for i in range(k):
+            ax = axes[r, i]
+            ax.imshow(img)
+            lo, hi = (float(m[i].min()), float(m[i].max())) if stretch else (0.0, 1.0)
+            ax.imshow(
+                m[i],
+                cmap="jet",
+                alpha=0.5,
+                vmin=lo,
+                vmax=max(hi, lo + 1e-6),
+                extent=(0, w, h, 0),
+                interpolation="bilinear",
+            )
+            if truth is not None:
+                ax.contour(
+                    _np(truth)[i].astype(float), levels=[0.5], colors="white", linewidths=1.0
+                )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(group_names[i], fontsize=8)
+            if i == 0:
+                ax.set_ylabel(f"{block} ({m.shape[-2]}x{m.shape[-1]})", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_param_breakdown(rows, *, title: str | None = None):
+    """Stacked bars of where each variant's parameters are (backbone, heads, GAL, GCL), in
+    millions, with the paper's totals where it gives them (chapter 4; rows from
+    :func:`mggnet_lite.nn.params.param_table`)."""
+    import matplotlib.pyplot as plt
+
+    names = [r["variant"] for r in rows]
+    parts = {
+        "backbone": [r["backbone"] for r in rows],
+        "heads (base + Eq. 3)": [r["base_head"] + r["group_heads"] for r in rows],
+        "GAL (Eq. 1)": [r["gal"] for r in rows],
+        "GCL (Eq. 2)": [r["gcl"] for r in rows],
+    }
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    left = np.zeros(len(rows))
+    for (name, vals), c in zip(
+        parts.items(), ("#bbbbbb", "#4daf4a", "#377eb8", "#e41a1c"), strict=True
+    ):
+        v = np.asarray(vals, float) / 1e6
+        ax.barh(names, v, left=left, color=c, label=name)
+        left += v
+    for y, r in enumerate(rows):
+        if r.get("paper_total_M") is not None:
+            ax.plot([r["paper_total_M"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
+        ax.text(left[y] + 0.1, y, f"{left[y]:.2f}M", va="center", fontsize=8)
+    ax.plot([], [], color="black", lw=2, label="paper's total (ResNet-18)")
+    ax.set_xlabel("parameters (millions)")
+    ax.set_xlim(0, left.max() * 1.15)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title or "Where the parameters are", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def read_history(run) -> list[dict]:
+    """The per-epoch rows of a run: its folder's ``metrics.jsonl`` (one JSON object a line,
+    written by :func:`mggnet_lite.train.train`), a results dict with ``history``, or the rows."""
+    import json
+
+    if isinstance(run, str | os.PathLike):
+        path = Path(run)
+        path = path / "metrics.jsonl" if path.is_dir() else path
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if isinstance(run, dict):
+        return list(run.get("history", []))
+    return list(run)
+
+
+def plot_training_curves(runs, *, title: str | None = None):
+    """Loss and mean accuracy per epoch (chapter 5): ``runs`` maps a name to a run folder,
+    a results dict or a list of history rows (:func:`read_history`). Training-split numbers,
+    accumulated over each epoch while the weights moved; a dotted line marks the lr drop."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(9, 3.2))
+    drops = set()
+    for (name, run), c in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                              strict=False):
+        h = read_history(run)
+        ep = [r["epoch"] for r in h]
+        ax_l.plot(ep, [r["train_loss"] for r in h], "o-", color=c, label=name)
+        ax_a.plot(ep, [r["train_mean_accuracy"] for r in h], "o-", color=c,
+                  label=f"{name}: accuracy")
+        ax_a.plot(ep, [r["train_mean_balanced_accuracy"] for r in h], "s--", color=c, alpha=0.6,
+                  label=f"{name}: balanced")
+        drops.update(r["epoch"] - 0.5 for a, r in zip(h, h[1:], strict=False)
+                     if r["lr"] < a["lr"])
+    for ax in (ax_l, ax_a):
+        for x in drops:
+            ax.axvline(x, color="grey", ls=":", lw=1)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax_l.set_ylabel("training loss (Eq. 5)")
+    ax_a.set_ylabel("mean over 40 attributes (%)")
+    ax_l.legend(fontsize=7)
+    ax_a.legend(fontsize=6, ncol=1 if len(runs) < 3 else 2)
+    fig.suptitle(title or "Training curves (training split; dotted: lr drop)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_attribute(reports, *, metric: str = "accuracy", title: str | None = None):
+    """One bar per attribute and per report (chapter 6), attributes ordered by group and
+    labelled in the group's colour: ``reports`` maps a name to a results dict (results.json);
+    ``metric``: ``accuracy`` or ``balanced_accuracy``. Each report's ``positive_rate`` gives
+    the always-majority accuracy, drawn as a black tick when ``metric`` is ``accuracy``."""
+    import matplotlib.pyplot as plt
+
+    order = [a for members in GROUPS.values() for a in members]
+    colour = {a: GROUP_COLOURS[g] for g, members in GROUPS.items() for a in members}
+    names = list(reports)
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    x = np.arange(len(order))
+    for k, name in enumerate(names):
+        per = reports[name]["per_attribute"]
+        ax.bar(x - 0.4 + width * (k + 0.5), [per[a][metric] for a in order], width, label=name)
+    if metric == "accuracy":
+        per = reports[names[0]]["per_attribute"]
+        maj = [max(per[a]["positive_rate"], 100 - per[a]["positive_rate"]) for a in order]
+        ax.scatter(x, maj, marker="_", color="black", s=60, zorder=3,
+                   label="always-majority")
+    else:
+        ax.axhline(50, color="black", lw=1, ls=":", label="chance (50)")
+    ax.set_xticks(x, [_short(a) for a in order], rotation=90, fontsize=7)
+    for t, a in zip(ax.get_xticklabels(), order, strict=True):
+        t.set_color(colour[a])
+    lo = min(min(r["per_attribute"][a][metric] for a in order) for r in reports.values())
+    ax.set_ylim(max(0, lo - 5), 109)  # room above 100 for the legend
+    ax.set_yticks([t for t in ax.get_yticks() if t <= 100])
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    ax.legend(fontsize=7, ncol=len(names) + 1, loc="upper right")
+    ax.set_title(title or f"Per-attribute {metric.replace('_', ' ')} (labels coloured by group)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(panels, *, reference: float | None = None, xlabel: str = "mean accuracy (%)",
+                  title: str | None = None):
+    """Horizontal bars of one number per network, one panel per ablation (chapter 6):
+    ``panels`` maps a panel title to ``{network: value}``; ``reference`` (e.g. the
+    always-majority accuracy) is drawn as a dashed line in every panel."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.8), squeeze=False)
+    lo = min(min(v.values()) for v in panels.values())
+    hi = max(max(v.values()) for v in panels.values())
+    if reference is not None:
+        lo = min(lo, reference)
+    for ax, (name, values) in zip(axes[0], panels.items(), strict=True):
+        labels, vals = list(values), list(values.values())
+        best = int(np.argmax(vals))
+        ax.barh(labels, vals, color=["#e41a1c" if i == best else "#888888"
+                                     for i in range(len(vals))])
+        for y, v in enumerate(vals):
+            ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
+        if reference is not None:
+            ax.axvline(reference, color="black", ls="--", lw=1)
+        ax.set_xlim(lo - 1, hi + 1.5)
+        ax.invert_yaxis()
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,60 @@
+"""Issue 5: every page of the built site (``make book`` -> ``_build/html``) in headless
+Chromium with no network: it loads with no JavaScript error (other than the blocked outside
+requests), each chapter shows its figures, MathJax is served locally, and no Python error
+output was rendered into any page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, new_page
+
+SITE = ROOT / "_build" / "html"
+
+
+def _pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    if not (SITE / "index.html").is_file():
+        pytest.skip("no built site: run `make book` first")
+    return SITE
+
+
+@pytest.mark.parametrize("page_name", _pages())
+def test_page_loads_offline_with_figures_and_no_errors(server, browser, page_name):
+    base, missing = server
+    page = new_page(browser)
+    js_errors: list[str] = []
+    page.on("pageerror", lambda e: js_errors.append(str(e)))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and "net::ERR_FAILED" not in m.text  # an outside request we blocked
+            and js_errors.append(m.text)
+        ),
+    )
+    page.goto(f"{base}/{page_name}.html", wait_until="load")
+    page.wait_for_timeout(1500)  # let MathJax and the widget manager run
+    assert not js_errors, f"{page_name}: JavaScript errors {js_errors}"
+    body = page.inner_text("main")
+    assert "Traceback (most recent call last)" not in body, f"{page_name}: a traceback"
+    # myst-nb renders an error output as div.output.traceback, stderr as div.output.stderr
+    assert page.locator("main .output.traceback, main .output.error").count() == 0
+    if page_name.startswith("book/0"):
+        figures = page.eval_on_selector_all(
+            "main .cell_output img",
+            "els => els.filter(e => e.complete && e.naturalWidth > 0).length",
+        )
+        assert figures >= 1, f"{page_name}: no figure rendered"
+    scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+    outside = [s for s in scripts if not s.startswith(base)]
+    assert not outside, f"{page_name}: scripts from outside the site {outside}"
+    assert not [p for p in missing if p.endswith(".js")], f"missing local scripts: {missing}"
