@@ -38,6 +38,11 @@ _offline/.stamp: Makefile
 	cp _offline/npm/node_modules/requirejs/require.js $(OFFLINE_SITE)/require.js
 	cd _offline/npm/node_modules/@jupyter-widgets/html-manager/dist && \
 	  cp embed-amd.js *.woff *.woff2 *.ttf *.eot *.svg $(CURDIR)/$(OFFLINE_SITE)/html-manager/
+	# the manager asks for its icon fonts relative to the page (book/@jupyter-widgets/...)
+	for d in book/@jupyter-widgets/html-manager/dist book/@jupyter-widgets; do \
+	  mkdir -p _offline/site/$$d && \
+	  cp _offline/npm/node_modules/@jupyter-widgets/html-manager/dist/*.woff* \
+	     _offline/npm/node_modules/@jupyter-widgets/html-manager/dist/*.ttf _offline/site/$$d/; done
 	rm -rf _offline/npm
 	touch $@  # outside site/, so the stamp is not copied into the build
 
