@@ -34,7 +34,8 @@ import torch
 from PIL import Image
 
 from ..attributes import CELEBA_ATTRIBUTES
-from .errors import DatasetFormatError, DatasetNotFoundError, open_rgb, resolve_data_root
+from .base import AttributeImages
+from .errors import DatasetFormatError, DatasetNotFoundError, resolve_data_root
 
 SPLITS: dict[str, int | None] = {"train": 0, "valid": 1, "test": 2, "all": None}
 
@@ -341,7 +342,7 @@ def check_images_exist(
 # ----------------------------------------------------------------------------- dataset
 
 
-class CelebA(torch.utils.data.Dataset):
+class CelebA(AttributeImages):
     """CelebA with ``target_type="attr"`` semantics (DESIGN Sec. 3, 5; paper Sec. 4.1).
 
     ``root=None`` reads ``$MGGNET_DATA``. ``split`` is ``train | valid | test | all``.
@@ -387,44 +388,13 @@ class CelebA(torch.utils.data.Dataset):
         self._rows = rows  # row in the label file, for messages
         self._first_line = table.first_line
 
-    def __len__(self) -> int:
-        return len(self.filenames)
-
-    def image_path(self, index: int) -> Path:
-        return self.root / self.filenames[index]
-
-    def image_files(self) -> list[str]:
-        """Absolute paths of all images, in dataset order (for the cache builder)."""
-        base = str(self.root)
-        return [os.path.join(base, f) for f in self.filenames]
+    @property
+    def split_file(self) -> Path:
+        return self.partition_file
 
     def where(self, index: int) -> str:
         """Where item ``index`` is listed, for error messages."""
         return f"{self.attr_file} line {self._first_line + int(self._rows[index])}"
-
-    def load_image(self, index: int) -> Image.Image:
-        """The decoded RGB image of item ``index``, without ``transform``."""
-        return open_rgb(self.image_path(index), self.where(index))
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img: Any = self.load_image(index)
-        target: Any = self.attr[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def source_info(self) -> dict[str, str]:
-        """What the cache manifest records about where the data came from."""
-        return {
-            "dataset": self.name,
-            "split": self.split,
-            "layout": self.layout,
-            "image_dir": str(self.root),
-            "label_file": str(self.attr_file),
-            "partition_file": str(self.partition_file),
-        }
 
     def __repr__(self) -> str:
         return (

@@ -45,7 +45,8 @@ import torch
 from PIL import Image
 
 from ..attributes import CELEBA_ATTRIBUTES
-from .errors import DatasetFormatError, DatasetNotFoundError, open_rgb, resolve_data_root
+from .base import AttributeImages
+from .errors import DatasetFormatError, DatasetNotFoundError, resolve_data_root
 
 ATTR_FILE = "lfw_att_40.mat"
 SPLIT_FILE = "indices_train_test.mat"
@@ -140,7 +141,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-class LFWA(torch.utils.data.Dataset):
+class LFWA(AttributeImages):
     """LFWA with the same item / attribute interface as :class:`~mggnet_lite.data.CelebA`.
 
     ``split``: ``train`` (6,263 images in the release) | ``test`` | ``all``. ``root=None``
@@ -286,40 +287,9 @@ class LFWA(torch.utils.data.Dataset):
             )
         return train, test
 
-    def __len__(self) -> int:
-        return len(self.filenames)
-
-    def image_path(self, index: int) -> Path:
-        return self.root / self.filenames[index]
-
-    def image_files(self) -> list[str]:
-        base = str(self.root)
-        return [os.path.join(base, f) for f in self.filenames]
-
     def where(self, index: int) -> str:
+        """Where item ``index`` is listed, for error messages."""
         return f"{self.attr_file} name{{{int(self._rows[index]) + 1}}}"
-
-    def load_image(self, index: int) -> Image.Image:
-        return open_rgb(self.image_path(index), self.where(index))
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img: Any = self.load_image(index)
-        target: Any = self.attr[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def source_info(self) -> dict[str, str]:
-        return {
-            "dataset": self.name,
-            "split": self.split,
-            "layout": self.layout,
-            "image_dir": str(self.root),
-            "label_file": str(self.attr_file),
-            "partition_file": str(self.split_file),
-        }
 
     def __repr__(self) -> str:
         return f"LFWA(split={self.split!r}, n={len(self)}, root={str(self.root)!r})"
