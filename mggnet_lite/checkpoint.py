@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .files import atomic_writer
 
 FORMAT = "mggnet-lite-checkpoint"
 FORMAT_VERSION = 1
@@ -35,27 +35,9 @@ class CheckpointError(ValueError):
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows within one filesystem
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # some filesystems / platforms cannot fsync a directory
-        pass
-    return path
+    with atomic_writer(path, "wb") as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 def rng_state() -> dict[str, Any]:
@@ -158,3 +140,33 @@ def check_config(
             "Resume with the same settings (see config.json in the run folder), or start a "
             "new run in another --out folder."
         )
+
+
+def load_model(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The one way back from a run to a model: ``(model in eval mode, checkpoint)``.
+
+    ``path`` is a run folder (its ``last.pt``) or a checkpoint file. The file is read with
+    :func:`load_checkpoint` (``weights_only=True``, format and version checked); the model is
+    rebuilt untrained from the checkpoint's ``model_config`` (or its training config for older
+    runs) and its weights loaded, so a mismatch is a :class:`CheckpointError` naming the file.
+    """
+    from .nn.mggnet import MGGNet, build_model
+
+    path = Path(path)
+    ckpt_path = path / "last.pt" if path.is_dir() else path
+    ckpt = load_checkpoint(ckpt_path, map_location=map_location)
+    cfg = ckpt.get("config", {})
+    try:
+        if ckpt.get("model_config"):
+            model = MGGNet.from_config(ckpt["model_config"])
+        else:
+            model = build_model(cfg["variant"], cfg["backbone"], None)
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"{ckpt_path}: weights do not fit the model its config describes: {first}"
+        ) from err
+    return model.eval(), ckpt

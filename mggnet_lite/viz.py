@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import conditional_cooccurrence  # noqa: F401  (chapter 1 calls viz.conditional_cooccurrence)
 from .attributes import CELEBA_ATTRIBUTES, GROUPS
 
 #: One colour per group (GROUPS order), shared by every figure that shows groups.
@@ -199,19 +200,6 @@ def plot_positive_rates(
     ax.set_xlim(-0.6, len(rates) - 0.4)
     fig.tight_layout()
     return fig
-
-
-def conditional_cooccurrence(labels):
-    """P(b | a) for every pair: matrix (N, N), row a, column b (NaN where a never occurs).
-
-    ``labels``: (M, N) of 0/1. Not symmetric: P(b | a) = P(a, b) / P(a).
-    """
-
-    y = _np(labels).astype(np.float64)
-    joint = y.T @ y  # counts of (a, b) both present
-    count = np.diag(joint).copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return joint / count[:, None]
 
 
 def plot_cooccurrence(

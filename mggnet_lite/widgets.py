@@ -46,6 +46,7 @@ try:
 except ImportError:  # pragma: no cover - then the static scrubber is unavailable
     anywidget = None
 
+from .analysis import group_cooccurrence
 from .attributes import GROUPS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -258,46 +259,6 @@ def affinity_graph(
         font=_font(10),
     )
     return np.asarray(img)
-
-
-def group_cooccurrence(
-    labels: np.ndarray | torch.Tensor,
-    attributes: Sequence[str],
-    groups: Mapping[str, Sequence[str]],
-    stat: str = "conditional",
-    *,
-    normalize_rows: bool = True,
-) -> np.ndarray:
-    """Label co-occurrence aggregated per group pair, laid out like the affinity e_ij.
-
-    Entry (i, j) averages, over attributes a in G_i and b in G_j (a != b), either
-    ``conditional``: P(a = 1 | b = 1), or ``dependence``: |P(a = 1 | b = 1) - P(a = 1)|
-    (how much knowing b changes a). So row i reads "what the labels of group j tell about
-    group i", the direction in which GCL sends messages (j -> i, Eq. 2). With
-    ``normalize_rows`` each row is scaled to sum to 1 over j != i, like the softmax rows of
-    e_ij, so the two matrices can be compared entry by entry. The diagonal is 0.
-    """
-    from .viz import conditional_cooccurrence  # chapter 1's P(b | a), row a, column b
-
-    y = np.asarray(labels, np.float64)
-    col = {a: t for t, a in enumerate(attributes)}
-    cond = np.nan_to_num(conditional_cooccurrence(y).T)  # [a, b] = P(a | b); 0 if b never is 1
-    if stat == "dependence":
-        cond = np.abs(cond - y.mean(0)[:, None])
-    elif stat != "conditional":
-        raise ValueError(f"stat={stat!r}: choose 'conditional' or 'dependence'")
-    names = list(groups)
-    k = len(names)
-    out = np.zeros((k, k))
-    for i, gi in enumerate(names):
-        for j, gj in enumerate(names):
-            if i == j:
-                continue
-            vals = [cond[col[a], col[b]] for a in groups[gi] for b in groups[gj] if a != b]
-            out[i, j] = float(np.mean(vals)) if vals else 0.0
-    if normalize_rows:
-        out = out / np.maximum(out.sum(1, keepdims=True), 1e-12)
-    return out
 
 
 def encode_png(frame: np.ndarray) -> bytes:

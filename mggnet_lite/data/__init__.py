@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import DATASETS
 from .cache import CachedSplit, build_cache, load_cache, open_cache
 from .celeba import CelebA
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .lfwa import LFWA
-from .loader import IMAGENET_MEAN, IMAGENET_STD, Loader, make_loader, release_device_cache
+from .loader import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LOADERS,
+    Loader,
+    make_loader,
+    release_device_cache,
+    resolve_loader,
+)
 
 __all__ = [
+    "DATASETS",
     "CelebA",
     "LFWA",
     "synthesize",
@@ -29,6 +39,8 @@ __all__ = [
     "release_device_cache",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "LOADERS",
+    "resolve_loader",
 ]
 
 

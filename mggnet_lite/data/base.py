@@ -11,6 +11,10 @@ from PIL import Image
 
 from .errors import open_rgb
 
+# The real data sets a run can name; a SynthFaces set is written in CelebA's layout, so it is
+# "celeba" here. Every --dataset flag and config check takes its choices from this tuple.
+DATASETS: tuple[str, ...] = ("celeba", "lfwa")
+
 
 class AttributeImages(torch.utils.data.Dataset):
     """A list of image files with a (N, 40) 0/1 attribute tensor.

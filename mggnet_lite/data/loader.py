@@ -40,6 +40,19 @@ from .cache import CachedSplit, open_cache
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+LOADERS = ("auto", "cache", "pil")  # the choices of every --loader flag and config field
+
+
+def resolve_loader(path: str, device: str | torch.device) -> str:
+    """The input pipeline for ``path`` on ``device``: ``auto`` is the cache on CUDA, pil elsewhere.
+
+    The one place that decides it; training, evaluation and the book all ask here.
+    """
+    if path not in LOADERS:
+        raise ValueError(f"loader={path!r}: choose one of {list(LOADERS)}")
+    if path == "auto":
+        return "cache" if torch.device(device).type == "cuda" else "pil"
+    return path
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -302,10 +315,7 @@ def make_loader(
     cores up to 16 on CUDA). DDP: rank r of world_size takes every world_size-th sample.
     """
     device = torch.device(device)
-    if path == "auto":
-        path = "cache" if device.type == "cuda" else "pil"
-    if path not in ("pil", "cache"):
-        raise ValueError(f"path={path!r}: choose pil, cache or auto")
+    path = resolve_loader(path, device)
     if path == "cache" and not isinstance(source, CachedSplit):
         source = open_cache(source, source.split)  # decode once (or reuse), then keep resident
     if path == "pil" and not hasattr(source, "load_image"):
