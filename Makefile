@@ -23,40 +23,17 @@ $(VENV)/.test.stamp: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@ $(VENV)/.book.stamp
 
-# Offline pages (shared/FINDINGS.md): MathJax 3, require.js and the ipywidgets HTML manager
-# are installed from the npm registry into _offline/ (git-ignored) and copied into the site
-# by `html_extra_path: [_offline/site]` (_config.yml), so they land in _build/html/_static/offline/.
-# They are deliberately NOT in a top-level `_static/` folder: Jupyter Book 1 would inject
-# every .js/.css found there into every page.
-OFFLINE_NPM  := mathjax@3 requirejs@2.3 @jupyter-widgets/html-manager@1.0
-OFFLINE_SITE := _offline/site/_static/offline
-_offline/.stamp: Makefile
-	@command -v npm >/dev/null || { echo "make book needs npm (Node.js) once, to fetch MathJax 3 and the widget manager for offline pages: e.g. apt-get install npm" >&2; exit 1; }
-	rm -rf _offline && mkdir -p _offline/npm $(OFFLINE_SITE)/html-manager
-	npm install --prefix _offline/npm --no-save --no-package-lock --no-audit --no-fund --loglevel=error $(OFFLINE_NPM)
-	cp -r _offline/npm/node_modules/mathjax/es5 $(OFFLINE_SITE)/mathjax
-	cp _offline/npm/node_modules/requirejs/require.js $(OFFLINE_SITE)/require.js
-	cd _offline/npm/node_modules/@jupyter-widgets/html-manager/dist && \
-	  cp embed-amd.js *.woff *.woff2 *.ttf *.eot *.svg $(CURDIR)/$(OFFLINE_SITE)/html-manager/
-	# the manager asks for its icon fonts relative to the page (book/@jupyter-widgets/...)
-	for d in book/@jupyter-widgets/html-manager/dist book/@jupyter-widgets; do \
-	  mkdir -p _offline/site/$$d && \
-	  cp _offline/npm/node_modules/@jupyter-widgets/html-manager/dist/*.woff* \
-	     _offline/npm/node_modules/@jupyter-widgets/html-manager/dist/*.ttf _offline/site/$$d/; done
-	rm -rf _offline/npm
-	touch $@  # outside site/, so the stamp is not copied into the build
-
-# Chapter 7's static scrubber is an anywidget: its AMD bundle (from the installed anywidget)
-# and a require.js mapping to it, so the HTML manager never falls back to a CDN (issue 6).
-WIDGET_JS := $(OFFLINE_SITE)/anywidget/index.js
-$(WIDGET_JS): _offline/.stamp $(VENV)/.book.stamp
-	$(BIN)/python -m mggnet_lite.widgets offline-assets $(OFFLINE_SITE)/anywidget
-
-offline-assets: _offline/.stamp $(WIDGET_JS)
+# Offline pages: _ext/offline_assets.py (a Sphinx extension named in _config.yml) fetches
+# MathJax 3, require.js and the ipywidgets HTML manager with npm once into _offline/
+# (git-ignored), writes chapter 7's anywidget bundle beside them and points the pages at
+# them. Without npm the pages load them from public CDNs: the extension says so at the end of
+# the build as a notice (auto-notice), not as a Sphinx warning, which -W would make an error.
+offline-assets: $(VENV)/.book.stamp
+	$(BIN)/python _ext/offline_assets.py $(CURDIR)
 
 # MPLBACKEND is unset for the build: with Agg the kernels would not show any figure.
-book: $(VENV)/.book.stamp _offline/.stamp $(WIDGET_JS)
-	env -u MPLBACKEND $(BIN)/jupyter-book build . --path-output . -W --keep-going
+book: $(VENV)/.book.stamp
+	env -u MPLBACKEND MGGNET_OFFLINE_ASSETS=auto-notice $(BIN)/jupyter-book build . --path-output . -W --keep-going
 	@echo "Site: $(CURDIR)/_build/html/index.html"
 
 lint: $(VENV)/.test.stamp

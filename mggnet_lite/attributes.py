@@ -1,8 +1,9 @@
 """The 40 CelebA attributes and the 8 part-based groups G_i (paper Sec. 3.1, Fig. 2).
 
 The paper splits the N = 40 attributes into K = 8 part-based groups "according to their
-location similarity" but does not print the split; ``GROUPS`` is ours (DESIGN.md Sec. 4),
-named after the regions of the paper's Fig. 2. Any other split can be passed to
+location similarity" but does not print the split; ``GROUPS`` is ours (ARCHITECTURE.md,
+"Paper to code"), named after the regions of the paper's Fig. 2 (the block on which the
+paper shows each group best is ``paper.BLOCK_OF_GROUP``). Any other split can be passed to
 :func:`validate_groups`, which every model constructor calls.
 """
 
@@ -38,13 +39,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "mouth": ("Big_Lips", "Mouth_Slightly_Open", "Mustache", "Smiling", "Wearing_Lipstick"),
     "neck": ("Double_Chin", "Goatee", "No_Beard", "Wearing_Necklace", "Wearing_Necktie"),
 }  # fmt: skip
-
-#: Regions where the paper's Fig. 2 shows each group's mask best (Sec. 4.3).
-PAPER_BLOCK_OF_GROUP: dict[str, int] = {
-    "eyes": 3, "mouth": 3, "nose": 3, "hairline": 3,
-    "whole_face": 4, "around_head": 4, "neck": 4, "middle_face": 4,
-}  # fmt: skip
-
 
 class GroupSplitError(ValueError):
     """A user-supplied attribute split is not a partition of the attribute list."""

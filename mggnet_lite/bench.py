@@ -1,4 +1,5 @@
-"""End-to-end training throughput: the plain pipeline a typical user writes vs ours (DESIGN Sec. 6).
+"""End-to-end training throughput: the plain pipeline a typical user writes vs ours
+(ARCHITECTURE.md, "Speed").
 
 ``python -m mggnet_lite bench --data DIR`` (or ``benchmarks/throughput.py``) trains each of
 the baseline and MGG-Net for a few steps two ways, on the same data and machine, in one run:
@@ -30,15 +31,27 @@ from typing import Any
 
 import torch
 
-from .evaluate import autocast_for, data_info, write_json
+from . import paper
+from .data.celeba import SPLITS
+from .evaluate import autocast_for, data_info
+from .files import atomic_write_json
 from .losses import mggnet_loss
 from .nn.mggnet import build_model
-from .profiles import machine_info, resolve_device, versions
+from .profiles import TrainConfig, machine_info, resolve_device, versions
 
+#: the two networks compared by default (a subset of ``nn.VARIANTS``)
 VARIANTS = ("baseline", "mggnet")
 #: defaults of the sizes: the paper's setting, and the CI size (``--ci``, seconds on a CPU)
-FULL_SIZES = {"n": 64, "image_size": 224, "batch_size": 144, "steps": 20, "warmup": 5}
+FULL_SIZES = {"n": 64, "image_size": paper.IMAGE_SIZE, "batch_size": paper.BATCH_SIZE,
+              "steps": 20, "warmup": 5}
 CI_SIZES = {"n": 64, "image_size": 32, "batch_size": 16, "steps": 3, "warmup": 1}
+
+
+def _sgd(model: torch.nn.Module) -> torch.optim.SGD:
+    """The trainer's optimiser at its first learning rate (``TrainConfig`` defaults, Sec. 4.1)."""
+    cfg = TrainConfig()
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                           weight_decay=cfg.weight_decay)
 
 
 def _sync(device: torch.device) -> None:
@@ -82,9 +95,9 @@ def plain_rate(
     ds: Any,
     variant: str,
     *,
-    backbone: str = "resnet18",
-    image_size: int = 224,
-    batch_size: int = 144,
+    backbone: str = paper.BACKBONE,
+    image_size: int = paper.IMAGE_SIZE,
+    batch_size: int = paper.BATCH_SIZE,
     steps: int = 20,
     warmup: int = 5,
     workers: int = 0,
@@ -118,7 +131,7 @@ def plain_rate(
         )
         torch.manual_seed(seed)
         model = build_model(variant, backbone, None).to(device)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        opt = _sgd(model)
         model.train()
         running = 0.0
 
@@ -142,9 +155,9 @@ def ours_rate(
     cache: Any,
     variant: str,
     *,
-    backbone: str = "resnet18",
-    image_size: int = 224,
-    batch_size: int = 144,
+    backbone: str = paper.BACKBONE,
+    image_size: int = paper.IMAGE_SIZE,
+    batch_size: int = paper.BATCH_SIZE,
     steps: int = 20,
     warmup: int = 5,
     device: torch.device,
@@ -170,7 +183,7 @@ def ours_rate(
     torch.manual_seed(seed)
     model = build_model(variant, backbone, None).to(device, memory_format=mem)
     fwd = torch.compile(model) if compile else model
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt = _sgd(model)
     model.train()
     loss_sum = torch.zeros((), device=device)
     amp = "bf16" if cuda else "none"
@@ -205,18 +218,38 @@ def machine_slug(info: dict[str, Any]) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name).strip("-")[:60]
 
 
+def _measure(
+    ds: Any, cache: Any, variants: tuple[str, ...], *, workers: int, compile: bool, **common: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """``(rates, detail)`` of both pipelines for each variant, printed as they come."""
+    rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
+    detail: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
+    for v in variants:
+        r = plain_rate(ds, v, workers=workers, **common)
+        rates["plain"][v], detail["plain"][v] = r["images_per_s"], r
+        print(f"plain {v:>9}: {r['images_per_s']:9.1f} img/s", flush=True)
+        r = ours_rate(cache, v, compile=compile, **common)
+        rates["ours"][v], detail["ours"][v] = r["images_per_s"], r
+        print(
+            f"ours  {v:>9}: {r['images_per_s']:9.1f} img/s  "
+            f"(x{rates['ours'][v] / rates['plain'][v]:.2f} vs plain)",
+            flush=True,
+        )
+    return rates, detail
+
+
 def run_bench(
     data: str | Path | None = None,
     *,
     n: int = 64,
     split: str = "all",
-    image_size: int = 224,
-    batch_size: int = 144,
+    image_size: int = paper.IMAGE_SIZE,
+    batch_size: int = paper.BATCH_SIZE,
     steps: int = 20,
     warmup: int = 5,
     workers: int | None = None,
     variants: tuple[str, ...] = VARIANTS,
-    backbone: str = "resnet18",
+    backbone: str = paper.BACKBONE,
     device: str = "auto",
     compile: bool = False,
     threads: int | None = None,
@@ -240,8 +273,6 @@ def run_bench(
     if workers is None:
         cores = machine_info()["cpu_cores"]
         workers = min(16, cores) if dev.type == "cuda" else 0
-    rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
-    detail: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     common = {
         "backbone": backbone,
         "image_size": image_size,
@@ -250,17 +281,7 @@ def run_bench(
         "warmup": warmup,
         "device": dev,
     }
-    for v in variants:
-        r = plain_rate(ds, v, workers=workers, **common)
-        rates["plain"][v], detail["plain"][v] = r["images_per_s"], r
-        print(f"plain {v:>9}: {r['images_per_s']:9.1f} img/s", flush=True)
-        r = ours_rate(cache, v, compile=compile, **common)
-        rates["ours"][v], detail["ours"][v] = r["images_per_s"], r
-        print(
-            f"ours  {v:>9}: {r['images_per_s']:9.1f} img/s  "
-            f"(x{rates['ours'][v] / rates['plain'][v]:.2f} vs plain)",
-            flush=True,
-        )
+    rates, detail = _measure(ds, cache, variants, workers=workers, compile=compile, **common)
     machine = machine_info(dev)
     return {
         "kind": "mggnet-lite throughput",
@@ -280,6 +301,17 @@ def run_bench(
             "workers": workers,
             "backbone": backbone,
         },
+        **_describe(dev, compile),
+        "cache_build_s": cache_s,
+        "throughput": rates,
+        "ratio_ours_over_plain": {v: rates["ours"][v] / rates["plain"][v] for v in variants},
+        "detail": detail,
+    }
+
+
+def _describe(dev: torch.device, compile: bool) -> dict[str, Any]:
+    """What each pipeline is, in words, and what the ratio means on this device."""
+    return {
         "pipelines": {
             "plain": "PIL Dataset + torchvision transforms + DataLoader(workers, persistent), "
             "fp32, eager, NCHW, loss.item() per step",
@@ -292,15 +324,13 @@ def run_bench(
         },
         "note": (
             "CPU: both pipelines are compute-bound here, so the ratio is near 1; the decoded "
-            "cache pays off on a GPU (DESIGN Sec. 6)"
+            "cache pays off on a GPU (ARCHITECTURE.md, Speed)"
             if dev.type == "cpu"
             else "GPU: the plain pipeline is fed by PIL decoding on the CPU cores"
         ),
-        "cache_build_s": cache_s,
-        "throughput": rates,
-        "ratio_ours_over_plain": {v: rates["ours"][v] / rates["plain"][v] for v in variants},
-        "detail": detail,
     }
+
+
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -313,9 +343,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="CelebA-layout folder (default: render --n SynthFaces images)",
     )
     p.add_argument("--n", type=int, default=None, help="SynthFaces images when no --data (64)")
-    p.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
-    p.add_argument("--image-size", type=int, default=None, help="default 224")
-    p.add_argument("--batch-size", type=int, default=None, help="default 144")
+    p.add_argument("--split", default="all", choices=tuple(SPLITS))
+    p.add_argument("--image-size", type=int, default=None, help=f"default {paper.IMAGE_SIZE}")
+    p.add_argument("--batch-size", type=int, default=None, help=f"default {paper.BATCH_SIZE}")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 20)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (5)")
     p.add_argument(
@@ -326,7 +356,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "on CUDA, 0 on CPU)",
     )
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    p.add_argument("--backbone", default="resnet18")
+    p.add_argument("--backbone", default=paper.BACKBONE)
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile our pipeline")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -380,7 +410,7 @@ def cli_main(args: argparse.Namespace) -> int:
         if args.out
         else (Path("benchmarks/results") / f"throughput-{machine_slug(res['machine'])}.json")
     )
-    print(f"wrote {write_json(res, out)}")
+    print(f"wrote {atomic_write_json(out, res)}")
     return 0
 
 

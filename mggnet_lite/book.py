@@ -1,4 +1,5 @@
-"""Small helpers the book's chapters share (DESIGN Sec. 7): the banner, the data, the device.
+"""Small helpers the book's chapters share (ARCHITECTURE.md, "The book"): the banner, the
+data, the device.
 
 Every chapter starts with :func:`banner`, which says which profile it runs in
 (``MGGNET_PROFILE=quick|full``; quick unless a GPU *and* real data are present, see
@@ -9,8 +10,8 @@ Every chapter starts with :func:`banner`, which says which profile it runs in
 * ``MGGNET_DATA=/path/to/celeba``: that folder (any CelebA layout the readers know).
 
 Also here: :func:`trained_model` ("load the run if it is there, else train it", in
-``runs/book/``), the measures chapters 2 and 3 report (:func:`localisation`,
-:func:`group_dependence`, :func:`rank_correlation`), and notebook hygiene::
+``runs/book/``), the per-image predictions and table layout of chapter 6
+(:func:`eval_predictions`, :func:`format_grid`), and notebook hygiene::
 
     python -m mggnet_lite.book strip book/*.ipynb    # clear outputs, keep nbval's references
     python -m mggnet_lite.book record book/02_group_attention.ipynb   # re-run, refresh them
@@ -21,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -311,7 +314,39 @@ def _text_progress_bars(active: bool = True):
         tqdm.auto.tqdm = saved
 
 
-def trained_model(variant: str = "mggnet", *, progress: bool = False, taps=None, **settings):
+def _load_or_train(variant: str, cfg: Any, out: Path, progress: bool
+                   ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The body of :func:`trained_model`, run while holding the run folder's lock."""
+    import json
+
+    from .checkpoint import CheckpointError, check_config, load_model
+    from .train import RESUME_FREE, train
+
+    ckpt_path, results = out / "last.pt", out / "results.json"
+    if ckpt_path.is_file() and results.is_file():
+        try:
+            model, ckpt = load_model(ckpt_path)
+            check_config(ckpt, cfg.to_dict(), ckpt_path, ignore=RESUME_FREE)
+        except CheckpointError as err:
+            raise CheckpointError(
+                f"{err}\nThe book will not use a stale run: delete {out} and re-run this cell "
+                "to train it again."
+            ) from None
+        print(f"loaded {variant} from {out} (trained earlier; delete the folder to retrain)")
+        return model, json.loads(results.read_text())
+    resume = ckpt_path.is_file()
+    print(f"{'resuming' if resume else 'training'} {variant} -> {out}", flush=True)
+    with _text_progress_bars(not progress):
+        result = train(cfg, out, book_data(), resume=resume, progress=progress, lock="held")
+    t = result.report.get("time_s", {})
+    print(f"trained in {t.get('train', float('nan')):.0f} s on "
+          f"{result.report.get('machine', {}).get('name', '?')}")
+    return result.model, result.report
+
+
+def trained_model(variant: str = "mggnet", *, progress: bool = False,
+                  taps: Sequence[str] | None = None, **settings: Any
+                  ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """``(model, report)`` of a run with the book's config: loaded when the run folder holds a
     finished run (``last.pt`` + ``results.json``), resumed when it holds an interrupted one,
     trained otherwise. The model is in eval mode on :func:`device`.
@@ -322,150 +357,28 @@ def trained_model(variant: str = "mggnet", *, progress: bool = False, taps=None,
     A checkpoint made with another config or package version is refused loudly (it never
     silently stops matching the code); delete the run folder to retrain.
     """
-    import json
 
-    from .checkpoint import CheckpointError, check_config, load_checkpoint
-    from .nn.mggnet import MGGNet
-    from .train import RESUME_FREE, train
+    from .train import run_lock
 
     if taps is not None:
         settings["taps"] = tuple(taps)
     cfg = book_config(variant, **settings)
     out = run_folder(cfg)
-    ckpt_path, results = out / "last.pt", out / "results.json"
-    data = book_data()
-    if ckpt_path.is_file() and results.is_file():
-        try:
-            ckpt = load_checkpoint(ckpt_path)
-            check_config(ckpt, cfg.to_dict(), ckpt_path, ignore=RESUME_FREE)
-        except CheckpointError as err:
-            raise CheckpointError(
-                f"{err}\nThe book will not use a stale run: delete {out} and re-run this cell "
-                "to train it again."
-            ) from None
-        model = MGGNet.from_config(ckpt["model_config"])
-        model.load_state_dict(ckpt["model"])
-        report = json.loads(results.read_text())
-        print(f"loaded {variant} from {out} (trained earlier; delete the folder to retrain)")
-    else:
-        resume = ckpt_path.is_file()
-        print(f"{'resuming' if resume else 'training'} {variant} -> {out}", flush=True)
-        with _text_progress_bars(not progress):
-            result = train(cfg, out, data, resume=resume, progress=progress)
-        model, report = result.model, result.report
-        t = report.get("time_s", {})
-        print(f"trained in {t.get('train', float('nan')):.0f} s on "
-              f"{report.get('machine', {}).get('name', '?')}")
+    # one writer per run folder: another kernel (or `make test` beside `make book`) that
+    # trains this run first is waited for (it says who), then its run is loaded or resumed
+    with run_lock(out):
+        model, report = _load_or_train(variant, cfg, out, progress)
     return model.to(device()).eval(), report
 
 
 # --------------------------------------------------------------------------------------
-# Measures the chapters report (chapter 2: localisation; chapter 3: affinities vs labels).
+# Chapter 6: the paper's tables beside ours, and the per-image predictions behind them
+# (published numbers: mggnet_lite.paper; the paired bootstrap: mggnet_lite.analysis).
 # --------------------------------------------------------------------------------------
 
 
-def localisation(masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Share of each attention mask's mass that falls inside its group's true region.
-
-    ``masks``: (B, K, h, w) in [0, 1], covering the whole (resized) image; ``truth``: bool
-    (B, K, H, W) in the original image frame. Masks are upsampled bilinearly to (H, W).
-    Returns (B, K). A uniform mask scores the region's area share, ``truth.mean((-2, -1))``.
-    """
-    import torch.nn.functional as F
-
-    m = F.interpolate(masks.float(), size=tuple(truth.shape[-2:]), mode="bilinear",
-                      align_corners=False)
-    return (m * truth).sum((-2, -1)) / m.sum((-2, -1)).clamp_min(1e-12)
-
-
-def group_dependence(labels, groups=None, attributes=None):
-    """How much the attributes of group j tell about those of group i, from labels alone.
-
-    ``D[i, j]`` = mean over a in G_i, b in G_j of |P(a | b) - P(a | not b)| (0 where b never
-    or always occurs); directed: row i = receiver, column j = sender, as GCL's ``e_ij``.
-    Diagonal set to 0. ``labels``: (M, N) of 0/1.
-    """
-    import numpy as np
-
-    from .attributes import CELEBA_ATTRIBUTES, validate_groups
-
-    attributes = list(attributes or CELEBA_ATTRIBUTES)
-    groups = validate_groups(groups, attributes)
-    y = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels, dtype=np.float64)
-    pos = y.sum(0)
-    neg = len(y) - pos
-    both = y.T @ y  # both[a, b] = #(a and b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_given = both / pos[None, :]  # P(a | b)
-        p_given_not = (pos[:, None] - both) / neg[None, :]  # P(a | not b)
-    delta = np.nan_to_num(np.abs(p_given - p_given_not))
-    idx = {a: k for k, a in enumerate(attributes)}
-    members = [[idx[a] for a in m] for m in groups.values()]
-    k = len(members)
-    out = np.zeros((k, k))
-    for i in range(k):
-        for j in range(k):
-            if i != j:
-                out[i, j] = delta[np.ix_(members[i], members[j])].mean()
-    return out
-
-
-def row_normalise(m):
-    """Rows scaled to sum to 1 over the off-diagonal entries (like GCL's softmax over j != i);
-    an all-zero row becomes uniform, 1 / (K - 1)."""
-    import numpy as np
-
-    m = np.array(m, dtype=np.float64)
-    np.fill_diagonal(m, 0.0)
-    s = m.sum(1, keepdims=True)
-    out = np.divide(m, s, out=np.full_like(m, 1.0 / (len(m) - 1)), where=s > 0)
-    np.fill_diagonal(out, 0.0)  # a row with no entry becomes uniform over the K - 1 others
-    return out
-
-
-def rank_correlation(a, b) -> float:
-    """Spearman's rank correlation between the off-diagonal entries of two (K, K) matrices."""
-    import numpy as np
-
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    off = ~np.eye(len(a), dtype=bool)
-
-    def ranks(x):  # average ranks of ties
-        order = x.argsort(kind="mergesort")
-        r = np.empty(len(x))
-        r[order] = np.arange(len(x))
-        for v in np.unique(x):
-            r[x == v] = r[x == v].mean()
-        return r
-
-    ra, rb = ranks(a[off]), ranks(b[off])
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-
-# --------------------------------------------------------------------------------------
-# Chapter 6: the paper's ablation tables (3 and 4) and honest comparisons of two runs.
-# --------------------------------------------------------------------------------------
-
-#: Published Table 3 (Chen et al., ICME 2021): mean accuracy (%) on LFWA, per tapped block.
-PUBLISHED_TABLE3: dict[str, dict[str, float]] = {
-    "block 3": {"independent": 81.04, "gal": 82.40, "mggnet": 86.40},
-    "block 4": {"independent": 85.27, "gal": 86.42, "mggnet": 86.81},
-    "block 3+4": {"independent": 86.17, "gal": 86.77, "mggnet": 87.20},
-}
-#: Published Table 4: mean accuracy (%) on LFWA per backbone. The VGG16 and AlexNet rows are
-#: garbled in our text copy of the paper (six numbers, row and column unknown), so only the
-#: ResNet rows are given; :data:`TABLE4_UNASSIGNED` lists the other six as printed.
-PUBLISHED_TABLE4: dict[str, dict[str, float]] = {
-    "resnet18": {"baseline": 85.63, "gal": 86.77, "mggnet": 87.20},
-    "resnet34": {"baseline": 85.65, "gal": 86.42, "mggnet": 86.81},
-}
-TABLE4_UNASSIGNED: tuple[float, ...] = (84.06, 84.90, 85.22, 85.59, 84.57, 84.30)
-
-
-def format_grid(title: str, columns, published, ours, *, published_data: str, our_data: str,
+def format_grid(title: str, columns: Sequence[str], published: Mapping[str, Mapping[str, float]],
+                ours: Mapping[str, Mapping[str, float]], *, published_data: str, our_data: str,
                 width: int = 14) -> str:
     """A paper table twice, same rows and columns: the published numbers, then ours, each
     under the name of the data it was measured on (never one column holding both).
@@ -486,17 +399,17 @@ def format_grid(title: str, columns, published, ours, *, published_data: str, ou
                       *block(f"this build, {our_data} (not comparable with the rows above)", ours)])
 
 
-def eval_predictions(model, report, data=None):
+def eval_predictions(model: torch.nn.Module, report: Mapping[str, Any],
+                     data: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(probs, labels)`` of ``model`` on the split ``report`` was scored on (its config's image
     size and input path, no flip), both (M, 40) on the CPU: the per-image numbers behind its
     mean accuracy."""
-    from .data import make_loader
+    from .data import make_loader, resolve_loader
     from .evaluate import open_split
 
     cfg = report["config"]
     dev = device()
-    path = cfg.get("loader", "auto")
-    path = path if path != "auto" else ("cache" if dev.type == "cuda" else "pil")
+    path = resolve_loader(cfg.get("loader", "auto"), dev)
     ds = open_split(data or book_data(), cfg["dataset"], report["split"])
     loader = make_loader(ds, batch_size=64, image_size=cfg["image_size"], train=False,
                          device=dev, path=path)
@@ -506,28 +419,6 @@ def eval_predictions(model, report, data=None):
             probs.append(model(x).probs.float().cpu())
             labels.append(y.cpu())
     return torch.cat(probs), torch.cat(labels)
-
-
-def compare_runs(name_a: str, a, name_b: str, b, labels, *, n_boot: int = 2000,
-                 seed: int = 0) -> str:
-    """A verdict computed from numbers: mean accuracy of ``b`` minus ``a`` (points), with a
-    95% paired bootstrap interval over the test images (``a`` / ``b``: probs from
-    :func:`eval_predictions`). Says "beats", "is beaten by" or "is within noise of"."""
-    correct_a = ((a >= 0.5) == labels.bool()).double().mean(1)  # per image, over 40 attributes
-    correct_b = ((b >= 0.5) == labels.bool()).double().mean(1)
-    diff = 100 * float((correct_b - correct_a).mean())
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(labels), (n_boot, len(labels)), generator=g)
-    boot = 100 * (correct_b - correct_a)[idx].mean(1)
-    lo, hi = (float(v) for v in boot.quantile(torch.tensor([0.025, 0.975], dtype=boot.dtype)))
-    if lo > 0:
-        word = "beats"
-    elif hi < 0:
-        word = "is beaten by"
-    else:
-        word = "is within noise of"
-    return (f"{name_b} {word} {name_a}: {diff:+.2f} points of mean accuracy "
-            f"(95% paired bootstrap over the {len(labels)} test images: [{lo:+.2f}, {hi:+.2f}])")
 
 
 if __name__ == "__main__":

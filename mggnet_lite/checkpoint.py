@@ -1,4 +1,4 @@
-"""Training checkpoints: atomic writes, safe loads, loud mismatches (DESIGN Sec. 8).
+"""Training checkpoints: atomic writes, safe loads, loud mismatches (ARCHITECTURE.md, "Rules").
 
 * **Atomic**: a checkpoint is written to a temporary file in the same folder, flushed and
   fsynced, then ``os.replace``-d over the old one, so a crash or a kill while saving never
@@ -10,12 +10,14 @@
 * **Loud**: every checkpoint carries its ``format``, the ``mggnet_lite`` version and the
   training config; a checkpoint from another version or config is refused with a message
   listing each difference (key, ours vs the checkpoint's) -- the UvA-notebooks failure
-  mode of a checkpoint that silently stops matching the code (STYLE.md).
+  mode of a checkpoint that silently stops matching the code.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,17 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, unsafe, or made by other code/config."""
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
-    with atomic_writer(path, "wb") as f:
-        torch.save(obj, f)
+def atomic_save(obj: Any, path: str | os.PathLike, what: str = "a checkpoint") -> Path:
+    """``torch.save(obj)`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    The bytes are serialised in memory first, so a full disk surfaces as an ``OSError`` with
+    its errno (a :class:`~mggnet_lite.files.DiskFullError` naming ``path`` and the free space),
+    not as the zip writer's bare "file write failed"; the previous file stays as it was.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_writer(path, "wb", what=what) as f:
+        f.write(buf.getbuffer())
     return Path(path)
 
 
@@ -78,6 +87,12 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
+        raise CheckpointError(
+            f"{path} is truncated or is not a checkpoint: its {path.stat().st_size} bytes do not "
+            "end in a complete torch.save archive (a copy or a disk that was cut short?). Copy it "
+            "again, resume from another checkpoint of the run (epoch_XX.pt), or retrain."
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # pickle.UnpicklingError for forbidden globals, EOFError ...

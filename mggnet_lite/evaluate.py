@@ -30,29 +30,13 @@ import torch
 import torch.distributed as dist
 
 from .attributes import GROUPS
+from .data import LOADERS
+from .data.celeba import SPLITS
+from .files import atomic_write_json
 from .metrics import AttributeMetrics, majority_accuracy
+from .paper import TABLE1, TABLE2
 from .profiles import is_synthfaces, machine_info, versions
 
-#: Published Table 1 rows (mean prediction accuracy %, CelebA / LFWA); a selection.
-PUBLISHED_TABLE1: tuple[tuple[str, float | None, float | None], ...] = (
-    ("(Liu et al. 2015) ANet+LNet", 87.30, 84.00),
-    ("(Rudd et al. 2016) MOON", 90.94, None),
-    ("(Hand et al. 2017) MCNN-AUX", 91.26, 86.30),
-    ("(Kalayeh et al. 2017) SSG + SSP", 91.80, 87.13),
-    ("(Huang et al. 2018) GNAS (Wide)", 91.63, 86.37),
-    ("(Zhao et al. 2019) CSN", 91.80, None),
-    ("Ours: Baseline", 91.23, 85.63),
-    ("Ours: MGG-Net", 92.00, 87.20),
-)
-#: Published Table 2 rows (mean balanced accuracy %, CelebA).
-PUBLISHED_TABLE2: tuple[tuple[str, float], ...] = (
-    ("(Huang et al. 2016) LMLE", 83.83),
-    ("(Dong et al. 2017) CRL", 86.60),
-    ("(Huang et al. 2018) CLMLE", 88.78),
-    ("(Wang et al. 2019) DCL", 89.05),
-    ("Ours: Baseline", 88.15),
-    ("Ours: MGG-Net", 89.19),
-)
 VARIANT_NAMES = {
     "baseline": "Baseline",
     "independent": "Independent",
@@ -121,7 +105,7 @@ def data_label(info: Mapping[str, Any], split: str, n: int) -> str:
 
 
 def autocast_for(device: torch.device, amp: str) -> Any:
-    """bf16 autocast on CUDA when ``amp == "bf16"`` (DESIGN Sec. 6), else nothing."""
+    """bf16 autocast on CUDA when ``amp == "bf16"`` (ARCHITECTURE.md, "Speed"), else nothing."""
     if device.type == "cuda" and amp == "bf16":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
@@ -251,7 +235,7 @@ def format_tables(report: Mapping[str, Any]) -> str:
         "  Published (Chen et al., ICME 2021, Table 1), measured on CelebA / LFWA:",
         _row("method", "CelebA (%)", "LFWA (%)"),
     ]
-    lines += [_row(m, c, f) for m, c, f in PUBLISHED_TABLE1]
+    lines += [_row(m, c, f) for m, c, f in TABLE1]
     flip = report.get("flip_tta")
     maj = report["majority_class"]["mean_accuracy"]
     if name in ("CelebA", "LFWA"):
@@ -278,7 +262,7 @@ def format_tables(report: Mapping[str, Any]) -> str:
         "  Published (Chen et al., ICME 2021, Table 2), measured on CelebA:",
         _row("method", "CelebA (%)"),
     ]
-    lines += [_row(m, v) for m, v in PUBLISHED_TABLE2]
+    lines += [_row(m, v) for m, v in TABLE2]
     head = f"{name} (%)"
     lines += [f"  This run, measured on {where}" + (":" if name == "CelebA" else ".")]
     if name != "CelebA":
@@ -310,16 +294,6 @@ def format_tables(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_json(obj: Any, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (temp file + rename): a results file is never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 # ----------------------------------------------------------------------------- checkpoint
 
 
@@ -335,35 +309,25 @@ def evaluate_checkpoint(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a run folder (its ``last.pt``) or a checkpoint file; returns the report."""
-    from .checkpoint import CheckpointError, load_checkpoint
-    from .data import make_loader, open_cache
-    from .nn.mggnet import MGGNet, build_model
+    from .checkpoint import load_model
+    from .data import make_loader, open_cache, resolve_loader
     from .profiles import resolve_device
 
     t0 = time.perf_counter()
     path = Path(path)
     ckpt_path = path / "last.pt" if path.is_dir() else path
-    ckpt = load_checkpoint(ckpt_path)
+    model, ckpt = load_model(ckpt_path)
     cfg = ckpt["config"]
     data = data if data is not None else ckpt.get("data")
     if data is None:
         raise ValueError(f"{ckpt_path} records no data folder; pass --data DIR")
     dev = resolve_device(device)
-    model = (MGGNet.from_config(ckpt["model_config"]) if ckpt.get("model_config")
-             else build_model(cfg["variant"], cfg["backbone"], None))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{ckpt_path}: weights do not fit the model its config "
-            f"describes: {str(err).splitlines()[0]}"
-        ) from err
     model.to(dev)
     ds = open_split(data, cfg["dataset"], split)
     train_ds = open_split(data, cfg["dataset"], "train")
     if loader == "auto":  # the run's own pipeline: same pixels as in training
         loader = cfg.get("loader", "auto")
-    path_kind = loader if loader != "auto" else ("cache" if dev.type == "cuda" else "pil")
+    path_kind = resolve_loader(loader, dev)
     source = open_cache(ds, split, progress=progress) if path_kind == "cache" else ds
     ld = make_loader(
         source,
@@ -412,7 +376,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="data folder (default: the one the run was trained on)",
     )
-    parser.add_argument("--split", default="test", choices=("train", "valid", "test", "all"))
+    parser.add_argument("--split", default="test", choices=tuple(SPLITS))
     parser.add_argument(
         "--flip-tta",
         action="store_true",
@@ -420,7 +384,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--loader", default="auto", choices=("auto", "cache", "pil"))
+    parser.add_argument("--loader", default="auto", choices=LOADERS)
     parser.add_argument(
         "--json",
         metavar="PATH",
@@ -453,5 +417,5 @@ def cli_main(args: argparse.Namespace) -> int:
         suffix = "_flip" if args.flip_tta else ""
         out = Path(args.run) / f"eval_{args.split}{suffix}.json"
     if out is not None:
-        print(f"\nwrote {write_json(report, out)}")
+        print(f"\nwrote {atomic_write_json(out, report)}")
     return 0

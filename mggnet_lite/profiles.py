@@ -4,10 +4,14 @@
 lr 0.01 then 0.001, 224 x 224 input, random horizontal flip. The epochs depend on the task
 (``PAPER_SCHEDULES``): CelebA prediction 9 + 5, CelebA balanced 12 + 3, LFWA 10 + 5.
 
-Two profiles (DESIGN Sec. 7), chosen by ``--profile`` or ``$MGGNET_PROFILE``:
+The numbers are the paper's own, imported from :mod:`mggnet_lite.paper`; this module only
+applies them.
 
-* ``full``: a GPU and real data; the paper's schedule, plus the speed path of DESIGN Sec. 6
-  (bf16 autocast, channels_last, the device-resident uint8 cache loader).
+Two profiles (ARCHITECTURE.md, "The book"), chosen by ``--profile`` or ``$MGGNET_PROFILE``:
+
+* ``full``: a GPU and real data; the paper's schedule, plus the speed path of
+  ARCHITECTURE.md, "Speed" (bf16 autocast, channels_last, the device-resident uint8 cache
+  loader).
 * ``quick``: a laptop CPU and SynthFaces; small images, few epochs, a few thousand images,
   sized so that one train + evaluate takes at most about 3 minutes on 2 cores.
 
@@ -28,55 +32,60 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from . import __version__, paper
+from .data import DATASETS, LOADERS
+from .nn import BACKBONES, VARIANTS
 
 PROFILES = ("quick", "full")
+CRITERIA = ("prediction", "balanced")  # Sec. 4.1: the two training criteria (Tables 1 / 2)
+AMP_MODES = ("bf16", "none")
 
-#: (dataset, criterion) -> (epochs at lr, epochs at low_lr), paper Sec. 4.1. LFWA balanced is
-#: not in the paper (it reports no balanced LFWA result); we reuse the LFWA schedule.
+#: (dataset, criterion) -> (epochs at lr, epochs at low_lr): ``paper.SCHEDULES`` (Sec. 4.1),
+#: plus LFWA balanced, which the paper does not train (it reports no balanced LFWA result):
+#: we reuse the LFWA schedule for it.
 PAPER_SCHEDULES: dict[tuple[str, str], tuple[int, int]] = {
-    ("celeba", "prediction"): (9, 5),
-    ("celeba", "balanced"): (12, 3),
-    ("lfwa", "prediction"): (10, 5),
-    ("lfwa", "balanced"): (10, 5),
+    **paper.SCHEDULES,
+    ("lfwa", "balanced"): paper.SCHEDULES[("lfwa", "prediction")],
 }
 
 
 @dataclass
 class TrainConfig:
-    """All knobs of a training run (the single ``hyp`` dict of airbench, STYLE.md).
+    """All knobs of a training run, in one place (ARCHITECTURE.md, "Rules": settings are
+    decided once).
 
     The optimiser's momentum (0.9) and weight decay (5e-4) are not given in the paper; they
     are the usual ImageNet-ResNet SGD values, which the paper's "lr 0.01 then 0.001" suggests.
     """
 
     # task (Sec. 4.1)
-    dataset: str = "celeba"  # celeba | lfwa
-    variant: str = "mggnet"  # baseline | independent | gal | mggnet
-    backbone: str = "resnet18"
-    # blocks GAL / GCL sit on (Sec. 4.1: "block 3 and block 4"; DESIGN Sec. 4); Table 3 ablates them
-    taps: tuple[str, ...] = ("block3", "block4")
-    weights: str | None = "imagenet"  # the paper starts from ImageNet; None = random init
+    dataset: str = "celeba"  # one of data.DATASETS
+    variant: str = "mggnet"  # one of nn.VARIANTS
+    backbone: str = paper.BACKBONE
+    # blocks GAL / GCL sit on (Sec. 4.1: "block 3 and block 4"; ARCHITECTURE.md, "Paper to
+    # code"); Table 3 ablates them
+    taps: tuple[str, ...] = paper.TAPS
+    weights: str | None = paper.WEIGHTS  # the paper starts from ImageNet; None = random init
     criterion: str = "prediction"  # prediction (BCE) | balanced (weighted BCE, Table 2)
     # schedule (Sec. 4.1): epochs_at_lr at lr, then epochs_at_low_lr at low_lr
-    epochs_at_lr: int = 9
-    epochs_at_low_lr: int = 5
-    lr: float = 0.01
-    low_lr: float = 0.001
-    batch_size: int = 144  # global batch; each DDP rank takes batch_size / world_size
+    epochs_at_lr: int = paper.SCHEDULES[("celeba", "prediction")][0]
+    epochs_at_low_lr: int = paper.SCHEDULES[("celeba", "prediction")][1]
+    lr: float = paper.LR
+    low_lr: float = paper.LOW_LR
+    batch_size: int = paper.BATCH_SIZE  # global batch; each DDP rank takes batch_size / world_size
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
     max_pos_weight: float = 50.0  # clamp of the balanced weights N_neg / N_pos
-    image_size: int = 224
-    flip: bool = True  # random horizontal flip, the paper's only augmentation
+    image_size: int = paper.IMAGE_SIZE
+    flip: bool = paper.FLIP  # random horizontal flip, the paper's only augmentation
     seed: int = 0
-    # speed path (DESIGN Sec. 6)
+    # speed path (ARCHITECTURE.md, "Speed")
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "bf16"  # bf16 | none; autocast is used on CUDA only
     channels_last: bool = True  # used on CUDA only
     compile: bool = False
-    loader: str = "auto"  # auto | cache | pil (see mggnet_lite.data.loader)
+    loader: str = "auto"  # one of data.LOADERS (data.resolve_loader decides "auto")
     workers: int | None = None
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)
     threads: int | None = None  # torch.set_num_threads on CPU
@@ -107,11 +116,12 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the bad knob."""
         choices = {
-            "dataset": ("celeba", "lfwa"),
-            "variant": ("baseline", "independent", "gal", "mggnet"),
-            "criterion": ("prediction", "balanced"),
-            "amp": ("bf16", "none"),
-            "loader": ("auto", "cache", "pil"),
+            "dataset": DATASETS,
+            "variant": VARIANTS,
+            "backbone": BACKBONES,
+            "criterion": CRITERIA,
+            "amp": AMP_MODES,
+            "loader": LOADERS,
             "profile": PROFILES,
         }
         for key, allowed in choices.items():
@@ -271,7 +281,8 @@ def _cpu_name() -> str:
 
 
 def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
-    """What a measured number ran on (STYLE.md: claims come with the hardware)."""
+    """What a measured number ran on: every measured claim comes with its hardware
+    (ARCHITECTURE.md, "Speed")."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:

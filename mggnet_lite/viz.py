@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import conditional_cooccurrence  # noqa: F401  (chapter 1 calls viz.conditional_cooccurrence)
-from .attributes import CELEBA_ATTRIBUTES, GROUPS
+from .attributes import GROUPS
 
 #: One colour per group (GROUPS order), shared by every figure that shows groups.
 GROUP_COLOURS: dict[str, str] = {
@@ -34,20 +33,6 @@ def _short(name: str) -> str:
     return name.removeprefix("Wearing_").replace("_", " ")
 
 
-def _read_attr_file(path: Path) -> tuple[list[str], list[str], np.ndarray]:
-    """CelebA's list_attr_celeba.txt -> (file names, attribute names, (n, 40) 0/1 array)."""
-    with open(path, encoding="utf-8") as fh:
-        fh.readline()  # the count
-        names = fh.readline().split()
-        files, rows = [], []
-        for line in fh:
-            parts = line.split()
-            if parts:
-                files.append(parts[0])
-                rows.append([int(v) > 0 for v in parts[1:]])
-    return files, names, np.asarray(rows, dtype=np.uint8)
-
-
 def show_gallery(
     root: str | os.PathLike,
     indices: Iterable[int] = range(8),
@@ -60,7 +45,7 @@ def show_gallery(
     caption_width: int = 34,
 ):
     """A gallery of SynthFaces images with their positive attributes and the ground-truth
-    group masks (DESIGN.md Sec. 5; the groups of the paper's Fig. 2).
+    group masks (ARCHITECTURE.md, "Data"; the groups of the paper's Fig. 2).
 
     ``root``: a SynthFaces folder (``synthesize``'s output; CelebA's layout plus
     ``group_masks/``). ``indices``: 0-based positions in the label file. ``masks``: outline
@@ -72,14 +57,15 @@ def show_gallery(
     from matplotlib.lines import Line2D
     from PIL import Image
 
+    from .data.celeba import read_attr_file
     from .data.synthfaces import IMAGE_DIR, load_group_masks
 
     root = Path(root)
     indices = list(indices)
     if not indices:
         raise ValueError("show_gallery: indices is empty")
-    files, names, labels = _read_attr_file(root / "list_attr_celeba.txt")
-    names = names or list(CELEBA_ATTRIBUTES)
+    table = read_attr_file(root / "list_attr_celeba.txt")  # the CelebA reader's checks apply
+    files, names, labels = table.names, table.attr_names, table.labels
     for i in indices:
         if not 0 <= i < len(files):
             raise IndexError(f"show_gallery: index {i} out of range 0..{len(files) - 1} of {root}")

@@ -208,7 +208,7 @@ def test_bad_profile_is_refused(monkeypatch):
 def test_localisation_of_uniform_and_perfect_masks():
     import torch
 
-    from mggnet_lite.book import localisation
+    from mggnet_lite.analysis import localisation
 
     truth = torch.zeros(1, 2, 20, 10, dtype=torch.bool)
     truth[0, 0, :5] = True  # a quarter of the image
@@ -222,8 +222,8 @@ def test_localisation_of_uniform_and_perfect_masks():
 def test_group_dependence_and_rank_correlation():
     import numpy as np
 
+    from mggnet_lite.analysis import group_dependence, rank_correlation, row_normalise
     from mggnet_lite.attributes import CELEBA_ATTRIBUTES
-    from mggnet_lite.book import group_dependence, rank_correlation, row_normalise
 
     rng = np.random.default_rng(0)
     y = (rng.random((500, 40)) < 0.3).astype(np.uint8)
@@ -241,7 +241,7 @@ def test_group_dependence_and_rank_correlation():
 def test_row_normalise_empty_row_is_uniform_off_diagonal():
     import numpy as np
 
-    from mggnet_lite.book import row_normalise
+    from mggnet_lite.analysis import row_normalise
 
     r = row_normalise(np.array([[0.0, 0, 0], [2, 0, 2], [1, 3, 9]]))
     np.testing.assert_allclose(r, [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.25, 0.75, 0]])

@@ -20,6 +20,7 @@ from mggnet_lite.data import (
     open_cache,
 )
 from mggnet_lite.data import cache as cache_mod
+from mggnet_lite.data import decode as decode_mod
 
 # PIL rounds its resized image to uint8 and the cache path does not: one grey level is
 # 1 / (255 * 0.224) = 0.0175 in normalised units. Measured: max 0.0175, mean 0.0052.
@@ -86,11 +87,16 @@ def test_parallel_build_matches_serial(celeba_root, tmp_path):
     assert np.array_equal(np.asarray(a.images), np.asarray(b.images))
 
 
-def test_interrupted_build_leaves_nothing_complete(celeba_root, tmp_path, monkeypatch):
+def test_interrupted_rebuild_keeps_the_previous_cache_and_leaves_no_partial_file(
+    celeba_root, tmp_path, monkeypatch
+):
+    # Issue [4/5] changed this: an interrupted (or full-disk) rebuild used to invalidate the
+    # previous cache first; now the previous cache stays usable until the new one is complete.
     ds = CelebA(celeba_root, "all")
     good = build_cache(ds, cache_dir=tmp_path / "c", workers=1, progress=False)
+    before = {f: (good / f).read_bytes() for f in _complete_files(good)}
     calls = {"n": 0}
-    real = cache_mod._decode_chunk
+    real = decode_mod._decode_chunk
 
     def dying(task):
         calls["n"] += 1
@@ -98,17 +104,40 @@ def test_interrupted_build_leaves_nothing_complete(celeba_root, tmp_path, monkey
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-build
         return real(task)
 
-    monkeypatch.setattr(cache_mod, "_decode_chunk", dying)
+    monkeypatch.setattr(decode_mod, "_decode_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
         build_cache(ds, cache_dir=tmp_path / "c", workers=1, progress=False, force=True)
     left = _complete_files(good)
+    assert not any(f.endswith((".partial", ".tmp")) for f in left)
+    assert {f: (good / f).read_bytes() for f in left} == before
+    assert len(open_cache(ds, cache_dir=tmp_path / "c", build=False)) == 30
+    assert len(cache_mod.load_cache(good)) == 30
+    monkeypatch.undo()
+    assert len(open_cache(ds, cache_dir=tmp_path / "c", workers=1, progress=False)) == 30
+
+
+def test_a_build_that_never_finished_is_not_taken_as_complete(celeba_root, tmp_path,
+                                                             monkeypatch):
+    ds = CelebA(celeba_root, "all")
+    real = decode_mod._decode_chunk
+    calls = {"n": 0}
+
+    def dying(task):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(decode_mod, "_decode_chunk", dying)
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(ds, cache_dir=tmp_path / "c", workers=1, progress=False)
+    folder = cache_mod.cache_folder(ds, tmp_path / "c")
+    left = _complete_files(folder)
     assert "manifest.json" not in left and not any(f.endswith((".partial", ".tmp")) for f in left)
     with pytest.raises(DatasetNotFoundError, match="does not exist"):
         open_cache(ds, cache_dir=tmp_path / "c", build=False)
     with pytest.raises(DatasetNotFoundError, match="not a complete"):
-        cache_mod.load_cache(good)
-    monkeypatch.undo()
-    assert len(open_cache(ds, cache_dir=tmp_path / "c", workers=1, progress=False)) == 30
+        cache_mod.load_cache(folder)
 
 
 def test_corrupt_jpeg_fails_or_is_skipped(celeba_root, tmp_path, capsys):

@@ -255,6 +255,17 @@ def test_group_masks_on_disk_match_render(small_set):
         sf.load_group_masks(small_set, 999)
 
 
+# Tree hash (sf.tree_hash: sorted relative paths + file bytes) of the set that the pre-split,
+# single-module generator (mggnet_lite/data/synthfaces.py at commit c678154) rendered for
+# seed 0, n = 300 with masks; the package must write the very same bytes.
+PRE_SPLIT_TREE_HASH_SEED0_N300 = "cee9f647f9cc94c6e7bbe3e119957abb4856256d76ff53b1882456322a6160e4"
+
+
+def test_seed0_n300_bytes_match_the_pre_split_generator(tmp_path):
+    root = sf.synthesize(tmp_path / "set", n=300, seed=0, masks=True, progress=False, workers=2)
+    assert sf.tree_hash(root) == PRE_SPLIT_TREE_HASH_SEED0_N300
+
+
 def test_same_seed_same_bytes_for_any_worker_count(tmp_path, small_set):
     a = sf.synthesize(tmp_path / "a", n=64, seed=3, workers=2, progress=False, chunk_size=8)
     assert sf.tree_hash(a) == sf.tree_hash(small_set)
@@ -275,7 +286,7 @@ def test_finished_set_is_reused_and_interrupted_run_never_looks_complete(
     def boom(job):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sf, "_write_chunk", boom)
+    monkeypatch.setattr(sf.writer, "_write_chunk", boom)  # synthesize looks it up there
     with pytest.raises(KeyboardInterrupt):
         sf.synthesize(root, n=32, seed=3, workers=1, progress=False)
     for f in ("synthfaces.json", "list_attr_celeba.txt", "list_eval_partition.txt"):

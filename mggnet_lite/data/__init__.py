@@ -1,4 +1,4 @@
-"""Data: CelebA (3 layouts), LFWA, SynthFaces, the decode-once cache and the loaders (DESIGN Sec. 3, 5).
+"""Data: CelebA (3 layouts), LFWA, SynthFaces, the decode-once cache and the loaders (ARCHITECTURE.md, "Public contract" and "Data").
 
 ``synthesize`` is imported on first use, so the readers work even where the SynthFaces
 renderer (and its extra imports) is not needed.

@@ -56,6 +56,7 @@ class AttributeImages(torch.utils.data.Dataset):
         """What the cache manifest records about where the data came from."""
         return {
             "dataset": self.name,
+            "data_root": str(self.data_root),
             "split": self.split,
             "layout": self.layout,
             "image_dir": str(self.root),

@@ -1,6 +1,7 @@
-"""Decode-once cache: a split's JPEGs decoded once into a uint8 (N, H, W, 3) file (DESIGN Sec. 5, 6).
+"""Decode-once cache: a split's JPEGs decoded once into a uint8 (N, H, W, 3) file.
 
-Why: PIL decodes about 900 CelebA images/s per core (DESIGN Sec. 6), so even 16 cores feed
+(ARCHITECTURE.md, "Data" and "Speed".) Why: PIL decodes about 900 CelebA images/s per
+core (ARCHITECTURE.md, "Speed"), so even 16 cores feed
 a GPU no faster than its eager fp32 rate; a decoded cache read from memory (or kept on the
 GPU) removes the decoder from the training loop. Images stay at native resolution (CelebA:
 218 x 178), so any input size can be produced later by the loader.
@@ -12,21 +13,23 @@ On-disk format, one folder per split (``<cache_dir>/<dataset>-<split>-<hash of i
     filenames.txt   N names relative to the image folder, one a line
     manifest.json   written last: shapes, byte sizes, source fingerprint, skipped files
 
-A cache counts as complete only when ``manifest.json`` exists and the files have the sizes
-it records; a build removes the old manifest first, writes ``*.partial`` files, fsyncs,
-renames them, then writes the manifest via a temp file + rename. An interrupted or failed
-build therefore never leaves something a later run would take as complete. A second call
-reuses the cache when the source's fingerprint (file names, labels, file sizes and mtimes)
-is unchanged. Concurrent builders (e.g. DDP ranks) serialise on a lock file.
+A cache counts as complete only when ``manifest.json`` exists; it records each file's size and
+sha256 (``images.u8`` block by block, hashed by the workers as they write). Opening a cache
+checks the sizes, the ``labels.npy`` header and the small files' sha256 every time (cheap);
+``python -m mggnet_lite cache --verify`` hashes every byte. A truncated or altered file is
+refused with a message naming it and the command that rebuilds it. A build writes
+``*.partial`` files and fsyncs them; only when they are complete does it remove the old
+manifest, rename them into place and write the new manifest (atomically, the commit point).
+So an interrupted or failed build (a kill, a full disk) leaves the previous cache as it was,
+and never something a later run would take as complete. A second call reuses the cache when
+the source's fingerprint (file names, labels, file sizes and mtimes) is unchanged. Concurrent
+builders (e.g. DDP ranks, two notebooks) serialise on a lock file.
 
-Parallel decode: the output file is sized up front; each worker process (forkserver, so it
-does not inherit the parent's threads) decodes a chunk of ~256 images into a buffer and
-writes it at its offset with one ``pwrite``, the byte-level equivalent of writing a slice
-of an ``np.memmap`` opened ``r+``, but durable with a plain ``fsync`` and with no shared
-mapping to flush. Per image the only Python work is open / decode / one copy into the buffer.
-Note: like any multiprocessing code under forkserver / spawn, a *script* that builds a cache
-must guard its entry point with ``if __name__ == "__main__":`` (notebooks and
-``python -m mggnet_lite cache`` need nothing).
+Parallel decode (:mod:`.decode`): the output file is sized up front; each worker process
+writes its chunk at its offset with one ``pwrite``. Like any multiprocessing code under
+forkserver / spawn, a *script* that builds a cache must guard its entry point with
+``if __name__ == "__main__":``; an unguarded one is refused at once with that advice
+(:mod:`mggnet_lite.parallel`), and a worker that dies is an error, never a hang.
 """
 
 from __future__ import annotations
@@ -34,11 +37,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +50,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .celeba import CelebA
+from ..files import DISK_FULL, FolderLock, atomic_write_json, disk_full
+from ..parallel import refuse_in_bootstrapping_worker
+from .base import DATASETS
+from .celeba import SPLITS, CelebA
+from .decode import block_checksums, compact, decode_all, probe_size
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .lfwa import LFWA
 
@@ -137,18 +144,73 @@ def source_fingerprint(ds: CelebA | LFWA) -> str:
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:
-    """The manifest if the cache in ``folder`` is complete (all files at recorded sizes)."""
+    """The manifest of the cache in ``folder``, or None when there is none (never finished)."""
     try:
         man = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
     if man.get("format") != CACHE_FORMAT or man.get("version") != CACHE_VERSION:
         return None
+    return man
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _rebuild_hint(man: dict[str, Any]) -> str:
+    src = man.get("source", {})
+    data, split = src.get("data_root", "DIR"), src.get("split", "SPLIT")
+    dataset = src.get("dataset", "celeba")
+    dataset = "lfwa" if dataset == "lfwa" else "celeba"
+    return (f"rebuild it with: python -m mggnet_lite cache --data {data} --dataset {dataset} "
+            f"--split {split} --force")
+
+
+def check_cache(folder: Path, man: dict[str, Any], *, full: bool = False) -> None:
+    """Refuse a cache whose files were cut short or altered since they were written.
+
+    Always (cheap): every file's size, the ``labels.npy`` header against the manifest's shape,
+    and the sha256 of the small files (labels, file names). ``full=True`` (``cache --verify``)
+    also hashes ``images.u8`` block by block. Raises :class:`DatasetFormatError` naming the
+    file and the command that rebuilds it.
+    """
+    def bad(name: str, why: str) -> DatasetFormatError:
+        return DatasetFormatError(f"cache file {folder / name} {why}; {_rebuild_hint(man)}")
+
     for name, size in man.get("bytes", {}).items():
         p = folder / name
-        if not p.is_file() or p.stat().st_size != size:
-            return None
-    return man
+        if not p.is_file():
+            raise bad(name, "is missing")
+        if p.stat().st_size != size:
+            raise bad(name, f"has {p.stat().st_size} bytes, the manifest says {size} (truncated?)")
+    n = man["shape"][0]
+    try:
+        with open(folder / LABELS, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(fh)
+    except (OSError, ValueError) as exc:
+        raise bad(LABELS, f"has no valid .npy header ({exc})") from None
+    if shape != (n, len(man["attr_names"])) or dtype != np.uint8:
+        raise bad(LABELS, f"holds {shape} {dtype}, the manifest says ({n}, 40) uint8")
+    sums = man.get("sha256", {})
+    for name in (LABELS, NAMES):
+        if name in sums and _sha256_file(folder / name) != sums[name]:
+            raise bad(name, "was altered after it was written (its sha256 differs)")
+    if full and IMAGES in sums:
+        row = int(np.prod(man["shape"][1:]))
+        got = block_checksums(folder / IMAGES, row, sums[IMAGES]["rows_per_block"])
+        for k, (a, b) in enumerate(zip(got, sums[IMAGES]["sha256"], strict=False)):
+            if a != b:
+                r = sums[IMAGES]["rows_per_block"]
+                raise bad(IMAGES, f"was altered after it was written (rows {k * r}-{k * r + r - 1}"
+                          " differ from their sha256)")
 
 
 def load_cache(folder: str | os.PathLike) -> CachedSplit:
@@ -161,6 +223,7 @@ def load_cache(folder: str | os.PathLike) -> CachedSplit:
             f"{folder} is not a complete mggnet-lite cache (no valid {MANIFEST}); build it with "
             "python -m mggnet_lite cache --data DIR"
         )
+    check_cache(folder, man)
     shape = tuple(man["shape"])
     images = (
         np.memmap(folder / IMAGES, np.uint8, "r", shape=shape)
@@ -172,26 +235,6 @@ def load_cache(folder: str | os.PathLike) -> CachedSplit:
     return CachedSplit(images, labels, names, list(man["attr_names"]), folder.resolve(), man)
 
 
-class _Lock:
-    """An exclusive lock file (fcntl) so two processes don't build the same cache at once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.fd = path, -1
-
-    def __enter__(self) -> _Lock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            import fcntl
-
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except ImportError:  # Windows: no advisory locks; single-process use is still safe
-            pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)  # closing releases the flock
-
-
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -200,144 +243,6 @@ def _fsync_path(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-# ----------------------------------------------------------------------------- decoding
-
-_W: dict[str, Any] = {}  # per-worker state: the open output file and the expected shape
-
-
-def _worker_init(out_path: str, hw: tuple[int, int]) -> None:
-    # each worker writes its own rows at their offsets (pwrite): no shared memory, no locks
-    _W["fd"] = os.open(out_path, os.O_WRONLY)
-    _W["hw"] = hw
-
-
-def _decode_chunk(task: tuple[int, list[str]]) -> tuple[int, int, list[tuple[int, str, str]]]:
-    """Decode files ``task[1]`` (rows ``task[0]...``) and write them into the output file.
-    Returns (start, count, problems) with problems = (row, kind, message)."""
-    start, files = task
-    h, w = _W["hw"]
-    row_bytes = h * w * 3
-    buf = np.zeros((len(files), h, w, 3), np.uint8)  # failed rows stay black until compaction
-    problems: list[tuple[int, str, str]] = []
-    for k, f in enumerate(files):
-        try:
-            with Image.open(f) as im:
-                if im.mode != "RGB":
-                    im = im.convert("RGB")
-                else:
-                    im.load()  # full decode here so truncated files fail inside the try
-                if im.size != (w, h):
-                    problems.append(
-                        (start + k, "size", f"{f} is {im.size[0]}x{im.size[1]}, expected {w}x{h}")
-                    )
-                    continue
-                buf[k] = np.asarray(im)
-        except FileNotFoundError:
-            problems.append((start + k, "missing", f"{f} is missing"))
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            problems.append((start + k, "corrupt", f"{f}: {type(exc).__name__}: {exc}"))
-    view, offset = memoryview(buf).cast("B"), start * row_bytes
-    while len(view):  # pwrite may write less than asked; loop until the chunk is out
-        written = os.pwrite(_W["fd"], view, offset)
-        view, offset = view[written:], offset + written
-    return start, len(files), problems
-
-
-def _probe_size(ds: CelebA | LFWA, files: list[str], skip_corrupt: bool) -> tuple[int, int]:
-    """(H, W) of the first decodable image: the size every image of the split must have."""
-    for i, f in enumerate(files):
-        try:
-            with Image.open(f) as im:
-                im.load()
-                return im.size[1], im.size[0]
-        except FileNotFoundError:
-            raise DatasetNotFoundError(f"image {f} (listed in {ds.where(i)}) is missing.") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            if not skip_corrupt:
-                raise DatasetFormatError(
-                    f"image {f} (listed in {ds.where(i)}) cannot be decoded ({exc}); re-extract "
-                    "it, or pass skip_corrupt=True (--skip-corrupt) to leave it out of the cache."
-                ) from None
-    raise DatasetFormatError(f"no image of {ds!r} could be decoded")
-
-
-def _pool_context() -> Any:
-    import multiprocessing as mp
-
-    # forkserver: workers fork from a clean server that imported this module once, so they
-    # start fast and never inherit the parent's threads (fork of a threaded process can hang)
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return mp.get_context("spawn")
-
-
-def _decode_all(
-    files: list[str],
-    out_path: Path,
-    hw: tuple[int, int],
-    workers: int,
-    progress: bool,
-    desc: str,
-    on_problem: Any,
-) -> list[int]:
-    """Decode every file into ``out_path``; returns the rows that were skipped.
-    ``on_problem(row, kind, msg)`` raises to abort or returns to skip."""
-    from tqdm.auto import tqdm
-
-    n = len(files)
-    chunk = max(1, min(256, math.ceil(n / max(1, workers * 8))))
-    tasks = [(s, files[s : s + chunk]) for s in range(0, n, chunk)]
-    skipped: list[int] = []
-    bar = tqdm(total=n, unit="img", desc=desc, disable=not progress, smoothing=0.1)
-    try:
-        if workers <= 1 or len(tasks) == 1:
-            _worker_init(str(out_path), hw)
-            try:
-                for task in tasks:
-                    _s, cnt, problems = _decode_chunk(task)
-                    for row, kind, msg in problems:
-                        on_problem(row, kind, msg)
-                        skipped.append(row)
-                    bar.update(cnt)
-            finally:
-                os.close(_W.pop("fd"))
-        else:
-            ctx = _pool_context()
-            with ctx.Pool(workers, initializer=_worker_init, initargs=(str(out_path), hw)) as pool:
-                # the with-block terminates the workers if on_problem raises
-                for _s, cnt, problems in pool.imap_unordered(_decode_chunk, tasks):
-                    for row, kind, msg in problems:
-                        on_problem(row, kind, msg)
-                        skipped.append(row)
-                    bar.update(cnt)
-    finally:
-        bar.close()
-    return sorted(skipped)
-
-
-def _compact(path: Path, shape: tuple[int, int, int, int], skipped: list[int]) -> int:
-    """Remove the rows in ``skipped`` by shifting later rows down (order is kept, so cache
-    index i is still dataset index i among the kept images); returns the new row count."""
-    n = shape[0]
-    row = int(np.prod(shape[1:]))
-    mm = np.memmap(path, np.uint8, "r+", shape=(n, row))
-    keep_from, dst = 0, 0
-    for cut in [*skipped, n]:
-        src = keep_from
-        while src < cut:  # copy the run [keep_from, cut) down in blocks (overlap-safe in numpy)
-            m = min(4096, cut - src)
-            mm[dst : dst + m] = mm[src : src + m]
-            src, dst = src + m, dst + m
-        keep_from = cut + 1
-    mm.flush()
-    del mm
-    with open(path, "r+b") as fh:
-        fh.truncate(dst * row)
-    return dst
 
 
 # ----------------------------------------------------------------------------- public API
@@ -359,6 +264,7 @@ def build_cache(
     ``force``. ``workers`` processes decode in parallel (default: all cores).
     ``skip_corrupt=True`` leaves undecodable images out (listed in the manifest and printed)
     instead of failing. ``dataset`` says how to read a folder: ``celeba`` or ``lfwa``."""
+    refuse_in_bootstrapping_worker("the cache build")  # else it would wait on our own lock
     ds = _as_dataset(root, split, dataset)
     folder = cache_folder(ds, cache_dir)
     try:
@@ -368,7 +274,7 @@ def build_cache(
             f"cannot create the cache folder {folder} ({exc}); choose another with "
             "cache_dir=... / --cache-dir or the MGGNET_CACHE environment variable"
         ) from None
-    with _Lock(folder.parent / f".{folder.name}.lock"):
+    with FolderLock(folder.parent / f".{folder.name}.lock", what="building this cache"):
         fingerprint = source_fingerprint(ds)
         man = _read_manifest(folder)
         if not force and man is not None and man.get("fingerprint") == fingerprint:
@@ -384,23 +290,68 @@ def _build_locked(
     skip_corrupt: bool,
     progress: bool,
 ) -> Path:
-    # invalidate first: from here until the new manifest lands the folder is "incomplete"
-    (folder / MANIFEST).unlink(missing_ok=True)
     files = ds.image_files()
     n = len(files)
     workers = max(1, int(workers or default_workers()))
     t0 = time.perf_counter()
-    h, w = _probe_size(ds, files, skip_corrupt) if n else (0, 0)
+    h, w = probe_size(ds, files, skip_corrupt) if n else (0, 0)
     shape = (n, h, w, 3)
-    need = n * h * w * 3
+    _check_free_space(ds, folder, n * h * w * 3)
+    partial = {name: folder / f"{name}.partial" for name in (IMAGES, LABELS, NAMES)}
+    skipped_info: list[dict[str, str]] = []
+    done = False
+    try:
+        with open(partial[IMAGES], "wb") as fh:
+            fh.truncate(n * h * w * 3)  # sparse, sized up front so workers can write anywhere
+        on_problem = _problem_handler(ds, skip_corrupt, skipped_info)
+        skipped, sums = decode_all(files, partial[IMAGES], (h, w), workers, progress,
+                                   f"cache {ds.name}/{ds.split}", on_problem)
+        keep = np.setdiff1d(np.arange(n), np.asarray(skipped, np.int64))
+        if skipped:
+            compact(partial[IMAGES], shape, skipped)
+            shape = (len(keep), h, w, 3)
+            sums["sha256"] = block_checksums(partial[IMAGES], h * w * 3, sums["rows_per_block"])
+            for info in skipped_info:
+                print(f"skipped corrupt image {info['error']}", file=sys.stderr)
+        _write_labels_and_names(ds, keep, partial)
+        _fsync_path(partial[IMAGES])
+        # the new files are complete: only now is the previous cache given up. From here until
+        # the new manifest lands, the folder has no manifest, so it never looks complete.
+        (folder / MANIFEST).unlink(missing_ok=True)
+        for name, p in partial.items():
+            os.replace(p, folder / name)
+        seconds = time.perf_counter() - t0
+        man = _manifest(ds, folder, shape, fingerprint, skipped_info, seconds, workers, n)
+        man["sha256"] = {LABELS: _sha256_file(folder / LABELS), NAMES: _sha256_file(folder / NAMES),
+                         IMAGES: sums}
+        atomic_write_json(folder / MANIFEST, man, indent=1, what="the cache manifest")
+        done = True  # the manifest is the commit point
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise disk_full(exc, folder / IMAGES, f"the cache of {ds!r}",
+                            kept=f"Any previous cache in {folder} was left as it was; the "
+                            "partial files were removed") from exc
+        raise
+    finally:
+        if not done:
+            for p in partial.values():
+                p.unlink(missing_ok=True)
+    return folder
+
+
+def _check_free_space(ds: CelebA | LFWA, folder: Path, need: int) -> None:
     free = shutil.disk_usage(folder).free
     if need > free:
         raise OSError(
             f"the cache of {ds!r} needs {need / 2**30:.1f} GiB but {folder} has "
             f"{free / 2**30:.1f} GiB free; point cache_dir / --cache-dir / MGGNET_CACHE elsewhere"
         )
-    partial = {name: folder / f"{name}.partial" for name in (IMAGES, LABELS, NAMES)}
-    skipped_info: list[dict[str, str]] = []
+
+
+def _problem_handler(
+    ds: CelebA | LFWA, skip_corrupt: bool, skipped_info: list[dict[str, str]]
+) -> Callable[[int, str, str], None]:
+    """What to do with an image that is missing, of another size, or cannot be decoded."""
 
     def on_problem(row: int, kind: str, msg: str) -> None:
         where = ds.where(row)
@@ -420,71 +371,51 @@ def _build_locked(
             )
         skipped_info.append({"file": ds.filenames[row], "listed_in": where, "error": msg})
 
-    done = False
-    try:
-        with open(partial[IMAGES], "wb") as fh:
-            fh.truncate(need)  # sparse, sized up front so workers can write at any offset
-        skipped = _decode_all(
-            files,
-            partial[IMAGES],
-            (h, w),
-            workers,
-            progress,
-            f"cache {ds.name}/{ds.split}",
-            on_problem,
-        )
-        keep = np.setdiff1d(np.arange(n), np.asarray(skipped, np.int64))
-        if skipped:
-            _compact(partial[IMAGES], shape, skipped)
-            shape = (len(keep), h, w, 3)
-            for info in skipped_info:
-                print(f"skipped corrupt image {info['error']}", file=sys.stderr)
-        labels = ds.attr.numpy().astype(np.uint8)[keep]
-        with open(partial[LABELS], "wb") as fh:
-            np.save(fh, labels)
-            fh.flush()
-            os.fsync(fh.fileno())
-        names = [ds.filenames[i] for i in keep.tolist()]
-        with open(partial[NAMES], "w", encoding="utf-8") as fh:
-            fh.write("".join(f"{x}\n" for x in names))
-            fh.flush()
-            os.fsync(fh.fileno())
-        _fsync_path(partial[IMAGES])
-        for name, p in partial.items():
-            os.replace(p, folder / name)
-        seconds = time.perf_counter() - t0
-        from .. import __version__
+    return on_problem
 
-        man = {
-            "format": CACHE_FORMAT,
-            "version": CACHE_VERSION,
-            "package_version": __version__,
-            "source": ds.source_info(),
-            "shape": list(shape),
-            "dtype": "uint8",
-            "layout": "NHWC",
-            "attr_names": list(ds.attr_names),
-            "fingerprint": fingerprint,
-            "bytes": {name: (folder / name).stat().st_size for name in (IMAGES, LABELS, NAMES)},
-            "skipped": skipped_info,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(seconds, 3),
-            "workers": workers,
-            "images_per_second": round(n / seconds, 1) if seconds > 0 else None,
-        }
-        tmp = folder / f"{MANIFEST}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(man, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / MANIFEST)  # the commit point
-        _fsync_path(folder)
-        done = True
-    finally:
-        if not done:
-            for p in [*partial.values(), folder / f"{MANIFEST}.tmp"]:
-                p.unlink(missing_ok=True)
-    return folder
+
+def _write_labels_and_names(ds: CelebA | LFWA, keep: np.ndarray, partial: dict[str, Path]) -> None:
+    labels = ds.attr.numpy().astype(np.uint8)[keep]
+    with open(partial[LABELS], "wb") as fh:
+        np.save(fh, labels)
+        fh.flush()
+        os.fsync(fh.fileno())
+    names = [ds.filenames[i] for i in keep.tolist()]
+    with open(partial[NAMES], "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{x}\n" for x in names))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _manifest(
+    ds: CelebA | LFWA,
+    folder: Path,
+    shape: tuple[int, ...],
+    fingerprint: str,
+    skipped_info: list[dict[str, str]],
+    seconds: float,
+    workers: int,
+    n: int,
+) -> dict[str, Any]:
+    from .. import __version__
+
+    return {
+        "format": CACHE_FORMAT,
+        "version": CACHE_VERSION,
+        "package_version": __version__,
+        "source": ds.source_info(),
+        "shape": list(shape),
+        "dtype": "uint8",
+        "layout": "NHWC",
+        "attr_names": list(ds.attr_names),
+        "fingerprint": fingerprint,
+        "bytes": {name: (folder / name).stat().st_size for name in (IMAGES, LABELS, NAMES)},
+        "skipped": skipped_info,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(seconds, 3),
+        "workers": workers,
+        "images_per_second": round(n / seconds, 1) if seconds > 0 else None,
+    }
 
 
 def open_cache(
@@ -517,16 +448,41 @@ def open_cache(
 # ----------------------------------------------------------------------------- CLI
 
 
+def verify_cache(folder: str | os.PathLike) -> dict[str, Any]:
+    """Check every file of the cache in ``folder`` against its manifest (sizes, headers and the
+    sha256 of every block); returns the manifest or raises :class:`DatasetFormatError`."""
+    folder = Path(folder)
+    man = _read_manifest(folder)
+    if man is None:
+        raise DatasetNotFoundError(f"{folder} has no complete cache (no valid {MANIFEST})")
+    check_cache(folder, man, full=True)
+    return man
+
+
+def _verify_cli(args: argparse.Namespace, splits: list[str]) -> int:
+    status = 0
+    for split in splits:
+        try:
+            ds = _as_dataset(args.data, split, args.dataset)
+            folder = cache_folder(ds, args.cache_dir)
+            man = verify_cache(folder)
+            print(f"{split}: OK, {man['shape'][0]} images, every block matches ({folder})")
+        except (DatasetNotFoundError, DatasetFormatError, OSError) as exc:
+            print(f"{split}: {exc}", file=sys.stderr)
+            status = 1
+    return status
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m mggnet_lite cache``."""
     parser.add_argument(
         "--data", metavar="DIR", default=None, help="dataset folder (default: $MGGNET_DATA)"
     )
-    parser.add_argument("--dataset", choices=("celeba", "lfwa"), default="celeba")
+    parser.add_argument("--dataset", choices=DATASETS, default="celeba")
     parser.add_argument(
         "--split",
         nargs="+",
-        choices=("train", "valid", "test", "all"),
+        choices=tuple(SPLITS),
         default=None,
         help="split(s) to cache (default: train valid test; LFWA: train test)",
     )
@@ -545,6 +501,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="leave undecodable images out of the cache (reported) instead of stopping",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every byte of the existing caches against their manifest (build nothing)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -553,6 +514,8 @@ def cli_main(args: argparse.Namespace) -> int:
     splits = args.split or (
         ["train", "test"] if args.dataset == "lfwa" else ["train", "valid", "test"]
     )
+    if args.verify:
+        return _verify_cli(args, splits)
     try:
         for split in splits:
             t0 = time.perf_counter()

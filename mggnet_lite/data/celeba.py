@@ -1,4 +1,5 @@
-"""CelebA reader: the aligned-and-cropped images with their 40 binary attributes (DESIGN Sec. 5).
+"""CelebA reader: the aligned-and-cropped images with their 40 binary attributes
+(ARCHITECTURE.md, "Data").
 
 Paper Sec. 4.1 trains and tests on CelebA's official partition (162,770 / 19,867 / 19,962
 images); the sizes here come from the partition file, never from constants.
@@ -161,6 +162,8 @@ def _tokenize(path: Path, comma: bool) -> _Tokens:
         data = path.read_bytes()
     except OSError as exc:
         raise DatasetNotFoundError(f"cannot read {path}: {exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (a Windows editor): not text
+        data = b"   " + data[3:]  # blanks keep every byte offset (and so every token) in place
     if not data.strip():
         raise DatasetFormatError(f"{path} is empty; re-download it.\n{CELEBA_HELP}")
     buf = np.frombuffer(data, np.uint8)
@@ -179,6 +182,8 @@ def _tokenize(path: Path, comma: bool) -> _Tokens:
     line_starts = np.concatenate(([0], np.flatnonzero(newline) + 1, [len(buf)]))
     counts = np.diff(np.searchsorted(starts, line_starts))
     nonempty = np.flatnonzero(counts)
+    if not len(nonempty):  # only separators (a CSV of commas)
+        raise DatasetFormatError(f"{path} is empty (no fields); re-download it.\n{CELEBA_HELP}")
     counts = counts[: nonempty[-1] + 1]  # drop trailing blank lines only
     return _Tokens(data, buf, starts, ends, counts)
 
@@ -236,7 +241,7 @@ def read_attr_file(path: str | os.PathLike) -> AttrTable:
             )
     else:
         head = tok.line_tokens(0)
-        if len(head) != 1 or not head[0].isdigit():
+        if len(head) != 1 or not (head[0].isascii() and head[0].isdigit()):
             raise DatasetFormatError(
                 f"{path} line 1: expected the number of images (e.g. 202599), found "
                 f"{' '.join(head)[:60]!r}. This is not CelebA's list_attr_celeba.txt (or its "
@@ -343,7 +348,8 @@ def check_images_exist(
 
 
 class CelebA(AttributeImages):
-    """CelebA with ``target_type="attr"`` semantics (DESIGN Sec. 3, 5; paper Sec. 4.1).
+    """CelebA with ``target_type="attr"`` semantics (ARCHITECTURE.md, "Public contract" and
+    "Data"; paper Sec. 4.1).
 
     ``root=None`` reads ``$MGGNET_DATA``. ``split`` is ``train | valid | test | all``.
     Attributes: ``root`` (the resolved image folder), ``data_root``, ``layout``,

@@ -1,4 +1,4 @@
-"""The two errors every data reader raises (DESIGN Sec. 8: name the file, the line, the fix).
+"""The two errors every data reader raises (ARCHITECTURE.md, "Rules": name the file, the line, the fix).
 
 Both subclass a built-in so callers that catch ``FileNotFoundError`` / ``ValueError``
 keep working.
@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 from PIL import Image
+
+from .images import to_rgb
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -23,7 +25,7 @@ class DatasetFormatError(ValueError):
 
 
 def resolve_data_root(root: str | os.PathLike | None, what: str, help_text: str = "") -> Path:
-    """``root`` or, when it is None, ``$MGGNET_DATA`` (DESIGN Sec. 1: real data come from a
+    """``root`` or, when it is None, ``$MGGNET_DATA`` (ARCHITECTURE.md, "Users": real data come from a
     folder the user points to). Raises :class:`DatasetNotFoundError` when neither exists;
     ``help_text`` (what to fetch and where to put it) is appended to the message."""
     tail = f"\n{help_text}" if help_text else ""
@@ -49,19 +51,24 @@ def resolve_data_root(root: str | os.PathLike | None, what: str, help_text: str 
 
 def open_rgb(path: str | os.PathLike, listed_in: str = "") -> Image.Image:
     """Decode one image file to a PIL RGB image, turning every failure into one of our two
-    errors with the file's name (DESIGN Sec. 8). ``listed_in`` says where the file was listed
+    errors with the file's name (ARCHITECTURE.md, "Rules"). ``listed_in`` says where the file was listed
     (e.g. ``"list_attr_celeba.txt line 7"``) so the message can point there too."""
     where = f" (listed in {listed_in})" if listed_in else ""
     try:
         with Image.open(path) as im:
-            # convert() forces the full decode inside the try, so truncated files fail here
-            return im.convert("RGB")
+            # to_rgb() decodes fully inside the try, so truncated files fail here
+            return to_rgb(im)
     except FileNotFoundError:
         raise DatasetNotFoundError(
             f"image {path}{where} is missing. Re-extract the image archive into that folder "
             "(or remove the entry from the label file)."
         ) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise DatasetFormatError(
+            f"image {path}{where} is refused: {exc} It claims more pixels than a face photo has; "
+            "remove it or replace it with a smaller copy."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise DatasetFormatError(
             f"image {path}{where} cannot be decoded ({type(exc).__name__}: {exc}). The file is "
             "corrupt or truncated: re-extract it from the archive; to build a cache without it, "

@@ -1,4 +1,5 @@
-"""LFWA reader: LFW images with the 40 CelebA attributes from MMLab (DESIGN Sec. 5, paper Sec. 4.1).
+"""LFWA reader: LFW images with the 40 CelebA attributes from MMLab (ARCHITECTURE.md, "Data";
+paper Sec. 4.1).
 
 Expected files (the MMLab LFWA release next to the LFW image folder)::
 
@@ -33,10 +34,11 @@ A pre-v7.3 (MATLAB v5) copy of either file is read with scipy when scipy is inst
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +139,112 @@ def _read_cell_strings(mat: Any, ds: Any, path: Path, key: str) -> list[str]:
     return [_matlab_string(x) for x in np.asarray(ds, dtype=object).ravel()]  # scipy cell
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn whatever h5py / NumPy raise on a damaged or foreign .mat file into our error."""
+    try:
+        yield
+    except (DatasetFormatError, DatasetNotFoundError):
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError ... on bad bytes
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise DatasetFormatError(
+            f"{path} cannot be read as the MMLab LFWA file ({type(exc).__name__}: {first}). It "
+            f"is damaged or is not the release file; re-download it.\n{LFWA_HELP}"
+        ) from None
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def read_lfwa_labels(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """``lfw_att_40.mat``: (image names relative to the LFW folder, (N, 40) uint8 0/1 labels,
+    the file's own attribute names). Any damage is a :class:`DatasetFormatError` naming it."""
+    with _reading(path):
+        mat = _open_mat(path)
+        try:
+            raw = np.asarray(_get(mat, path, "label")[()], dtype=np.float64)
+            names = _read_cell_strings(mat, _get(mat, path, "name"), path, "name")
+            attr_names: list[str] = []
+            if "AttrName" in mat:
+                attr_names = _read_cell_strings(mat, mat["AttrName"], path, "AttrName")
+        finally:
+            if hasattr(mat, "close"):
+                mat.close()
+    n_attr = len(CELEBA_ATTRIBUTES)
+    if raw.ndim != 2 or n_attr not in raw.shape:
+        raise DatasetFormatError(
+            f"{path}: 'label' has shape {raw.shape}; expected N x {n_attr} (or {n_attr} x N "
+            f"as MATLAB v7.3 stores it). Re-download the file.\n{LFWA_HELP}"
+        )
+    # HDF5 sees MATLAB's N x 40 as (40, N); take the axis of length 40 as attributes
+    labels = raw.T if raw.shape[0] == n_attr and raw.shape[1] != n_attr else raw
+    if labels.shape[0] != len(names):
+        raise DatasetFormatError(
+            f"{path}: 'label' has {labels.shape[0]} rows but 'name' has {len(names)} "
+            f"entries. Re-download the file.\n{LFWA_HELP}"
+        )
+    values = set(np.unique(labels).tolist())
+    if values <= {0.0, 1.0}:
+        out = labels.astype(np.uint8)
+    elif values <= {-1.0, 1.0}:
+        out = (labels > 0).astype(np.uint8)
+    else:
+        bad = ~np.isin(labels, [0.0, 1.0])
+        r, c = (int(v[0]) for v in np.nonzero(bad))
+        raise DatasetFormatError(
+            f"{path}: label({r + 1},{c + 1}) (image {names[r]!r}, attribute "
+            f"{CELEBA_ATTRIBUTES[c]}) is {labels[r, c]:g}; labels must be 0/1 (or -1/1). "
+            f"Re-download the file.\n{LFWA_HELP}"
+        )
+    if attr_names and len(attr_names) == n_attr:
+        mismatch = [
+            (i, a) for i, a in enumerate(attr_names) if _norm(a) != _norm(CELEBA_ATTRIBUTES[i])
+        ]
+        if len(mismatch) > n_attr // 2:
+            warnings.warn(
+                f"{path}: AttrName does not follow CelebA's attribute order "
+                f"(e.g. column {mismatch[0][0] + 1} is {mismatch[0][1]!r}); columns are "
+                "used in CelebA's order.",
+                stacklevel=4,
+            )
+    # Windows separators in the release; our filenames are POSIX, relative to the image dir
+    return [n.replace("\\", "/").strip() for n in names], out, attr_names
+
+def read_lfwa_split(path: Path, n: int, attr_name: str = ATTR_FILE) -> tuple[np.ndarray, np.ndarray]:
+    """``indices_train_test.mat``: 0-based train and test indices into the ``n`` images of
+    ``attr_name``. Any damage is a :class:`DatasetFormatError` naming the file."""
+    with _reading(path):
+        return _split_indices(path, n, attr_name)
+
+def _split_indices(path: Path, n: int, attr_name: str) -> tuple[np.ndarray, np.ndarray]:
+    mat = _open_mat(path)
+    try:
+        out = []
+        for key in ("indices_img_train", "indices_img_test"):
+            raw = np.asarray(_get(mat, path, key)[()], dtype=np.float64).ravel()
+            idx = raw.astype(np.int64)
+            bad = np.flatnonzero((idx != raw) | (idx < 1) | (idx > n))
+            if len(bad):
+                j = int(bad[0])
+                raise DatasetFormatError(
+                    f"{path}: {key}({j + 1}) = {raw[j]:g} is not a 1-based index into the "
+                    f"{n} images of {attr_name}. Use the split file of the same "
+                    f"release.\n{LFWA_HELP}"
+                )
+            out.append(idx - 1)  # MATLAB is 1-based
+    finally:
+        if hasattr(mat, "close"):
+            mat.close()
+    train, test = out
+    both = np.intersect1d(train, test)
+    if len(both):
+        raise DatasetFormatError(
+            f"{path}: image {int(both[0]) + 1} is in both indices_img_train and "
+            f"indices_img_test. Use the unmodified split file.\n{LFWA_HELP}"
+        )
+    return train, test
 
 
 class LFWA(AttributeImages):
@@ -207,85 +313,10 @@ class LFWA(AttributeImages):
                     )
 
     def _read_labels(self) -> tuple[list[str], np.ndarray, list[str]]:
-        path = self.attr_file
-        mat = _open_mat(path)
-        try:
-            raw = np.asarray(_get(mat, path, "label")[()], dtype=np.float64)
-            names = _read_cell_strings(mat, _get(mat, path, "name"), path, "name")
-            attr_names: list[str] = []
-            if "AttrName" in mat:
-                attr_names = _read_cell_strings(mat, mat["AttrName"], path, "AttrName")
-        finally:
-            if hasattr(mat, "close"):
-                mat.close()
-        n_attr = len(CELEBA_ATTRIBUTES)
-        if raw.ndim != 2 or n_attr not in raw.shape:
-            raise DatasetFormatError(
-                f"{path}: 'label' has shape {raw.shape}; expected N x {n_attr} (or {n_attr} x N "
-                f"as MATLAB v7.3 stores it). Re-download the file.\n{LFWA_HELP}"
-            )
-        # HDF5 sees MATLAB's N x 40 as (40, N); take the axis of length 40 as attributes
-        labels = raw.T if raw.shape[0] == n_attr and raw.shape[1] != n_attr else raw
-        if labels.shape[0] != len(names):
-            raise DatasetFormatError(
-                f"{path}: 'label' has {labels.shape[0]} rows but 'name' has {len(names)} "
-                f"entries. Re-download the file.\n{LFWA_HELP}"
-            )
-        values = set(np.unique(labels).tolist())
-        if values <= {0.0, 1.0}:
-            out = labels.astype(np.uint8)
-        elif values <= {-1.0, 1.0}:
-            out = (labels > 0).astype(np.uint8)
-        else:
-            bad = ~np.isin(labels, [0.0, 1.0])
-            r, c = (int(v[0]) for v in np.nonzero(bad))
-            raise DatasetFormatError(
-                f"{path}: label({r + 1},{c + 1}) (image {names[r]!r}, attribute "
-                f"{CELEBA_ATTRIBUTES[c]}) is {labels[r, c]:g}; labels must be 0/1 (or -1/1). "
-                f"Re-download the file.\n{LFWA_HELP}"
-            )
-        if attr_names and len(attr_names) == n_attr:
-            mismatch = [
-                (i, a) for i, a in enumerate(attr_names) if _norm(a) != _norm(CELEBA_ATTRIBUTES[i])
-            ]
-            if len(mismatch) > n_attr // 2:
-                warnings.warn(
-                    f"{path}: AttrName does not follow CelebA's attribute order "
-                    f"(e.g. column {mismatch[0][0] + 1} is {mismatch[0][1]!r}); columns are "
-                    "used in CelebA's order.",
-                    stacklevel=3,
-                )
-        # Windows separators in the release; our filenames are POSIX, relative to the image dir
-        return [n.replace("\\", "/").strip() for n in names], out, attr_names
+        return read_lfwa_labels(self.attr_file)
 
     def _read_split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        path = self.split_file
-        mat = _open_mat(path)
-        try:
-            out = []
-            for key in ("indices_img_train", "indices_img_test"):
-                raw = np.asarray(_get(mat, path, key)[()], dtype=np.float64).ravel()
-                idx = raw.astype(np.int64)
-                bad = np.flatnonzero((idx != raw) | (idx < 1) | (idx > n))
-                if len(bad):
-                    j = int(bad[0])
-                    raise DatasetFormatError(
-                        f"{path}: {key}({j + 1}) = {raw[j]:g} is not a 1-based index into the "
-                        f"{n} images of {self.attr_file.name}. Use the split file of the same "
-                        f"release.\n{LFWA_HELP}"
-                    )
-                out.append(idx - 1)  # MATLAB is 1-based
-        finally:
-            if hasattr(mat, "close"):
-                mat.close()
-        train, test = out
-        both = np.intersect1d(train, test)
-        if len(both):
-            raise DatasetFormatError(
-                f"{path}: image {int(both[0]) + 1} is in both indices_img_train and "
-                f"indices_img_test. Use the unmodified split file.\n{LFWA_HELP}"
-            )
-        return train, test
+        return read_lfwa_split(self.split_file, n, self.attr_file.name)
 
     def where(self, index: int) -> str:
         """Where item ``index`` is listed, for error messages."""

@@ -1,10 +1,10 @@
-"""Two input pipelines with one protocol (DESIGN Sec. 5 "speed path", Sec. 6; paper Sec. 4.1).
+"""Two input pipelines with one protocol (ARCHITECTURE.md, "Data" and "Speed"; paper Sec. 4.1).
 
 * ``path="pil"``: Dataset + DataLoader; PIL decode, bilinear resize, horizontal flip,
   ToTensor, Normalize. The honest baseline and the CPU path.
 * ``path="cache"``: the decoded uint8 cache (:mod:`.cache`) kept resident on ``device``; a
   batch is an index-gather, then resize (bilinear), flip and normalise as tensor ops on
-  the device. No decoder in the loop: DESIGN Sec. 6 measured 113k images/s for this on an
+  the device. No decoder in the loop: ARCHITECTURE.md ("Speed") records 113k images/s for this on an
   H200, against ~900 images/s per core for PIL.
 * ``path="auto"``: cache on CUDA, pil otherwise.
 
@@ -107,27 +107,35 @@ class EpochPlan:
         return order[pos], flips[pos]
 
 
+def pil_to_tensor(img: Image.Image, size: int, flip: bool = False) -> torch.Tensor:
+    """The PIL path's transform of one RGB image: bilinear resize to ``size`` x ``size``,
+    optional horizontal flip, to a (3, size, size) float tensor normalised with ImageNet's mean
+    and std. Training, evaluation and ``predict`` all go through it."""
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.BILINEAR)
+    if flip:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    x = torch.from_numpy(np.array(img, np.uint8)).permute(2, 0, 1).float().div_(255)
+    return (x - _MEAN) / _STD
+
+
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+
 class _PilItems(torch.utils.data.Dataset):
-    """Items keyed by (index, flip): decode, resize, flip, to tensor, normalise (CPU)."""
+    """Items keyed by (index, flip): decode, then :func:`pil_to_tensor` (CPU)."""
 
     def __init__(self, source: Any, size: int) -> None:
         self.source, self.size = source, size
         self.labels = source.attr.float()
-        self.mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
     def __len__(self) -> int:
         return len(self.source)
 
     def __getitem__(self, key: tuple[int, bool]) -> tuple[torch.Tensor, torch.Tensor]:
         index, flip = key
-        img: Image.Image = self.source.load_image(index)
-        if img.size != (self.size, self.size):
-            img = img.resize((self.size, self.size), Image.BILINEAR)
-        if flip:
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
-        x = torch.from_numpy(np.array(img, np.uint8)).permute(2, 0, 1).float().div_(255)
-        return (x - self.mean) / self.std, self.labels[index]
+        return pil_to_tensor(self.source.load_image(index), self.size, flip), self.labels[index]
 
 
 class _BatchList(torch.utils.data.Sampler):

@@ -115,7 +115,7 @@ def _imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
 
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a state dict with ``weights_only=True``: no arbitrary unpickling (DESIGN Sec. 8)."""
+    """Load a state dict with ``weights_only=True``: no arbitrary unpickling (ARCHITECTURE.md, "Rules")."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(

@@ -29,7 +29,7 @@ VARIANTS: tuple[str, ...] = ("baseline", "independent", "gal", "mggnet")
 
 @dataclass
 class MGGOutput:
-    """What :class:`MGGNet` returns (DESIGN Sec. 3).
+    """What :class:`MGGNet` returns (ARCHITECTURE.md, "Public contract").
 
     ``fused_logits`` are the logits whose sigmoids Eq. 4 averages into ``probs``:
     the base prediction first, then one per block (GCL for MGG-Net, GAL otherwise).

@@ -7,18 +7,15 @@ GAL + GCL 1.8M), and an optional CPU forward+backward timing.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
 import torch
 
+from ..files import atomic_write_json
+from ..paper import PARAMS_M
 from .mggnet import VARIANTS, build_model
-
-#: Sec. 4.2, ResNet-18: "Our baseline and MGG-Net contain 11M and 12.8M parameters ...
-#: it totally costs 1.8M parameters for GAL and GCL only."
-PAPER_PARAMS_M = {"baseline": 11.0, "mggnet": 12.8, "gal+gcl": 1.8}
 
 
 def count(module: torch.nn.Module | None) -> int:
@@ -35,7 +32,7 @@ def param_table(backbone: str = "resnet18", gal_reduction: int = 8) -> list[dict
             "variant": v, "total": count(m), "backbone": count(m.backbone),
             "base_head": count(m.base_head), "gal": count(m.gal), "gcl": count(m.gcl),
             "group_heads": count(m.heads),
-            "paper_total_M": PAPER_PARAMS_M.get(v),
+            "paper_total_M": PARAMS_M.get(v),
         })
     return rows
 
@@ -53,7 +50,7 @@ def format_table(rows: list[dict]) -> str:
             f"{r['gal'] / 1e6:>7.2f}M{r['gcl'] / 1e6:>7.2f}M"
             f"{(r['group_heads'] + r['base_head']) / 1e6:>7.3f}M{extra / 1e6:>8.2f}M{paper:>13}"
         )
-    lines.append(f"paper (ResNet-18): GAL + GCL = {PAPER_PARAMS_M['gal+gcl']}M; "
+    lines.append(f"paper (ResNet-18): GAL + GCL = {PARAMS_M['gal+gcl']}M; "
                  "'heads' = base head + per-block group heads (Eq. 3)")
     return "\n".join(lines)
 
@@ -78,6 +75,7 @@ def time_step(variant: str, backbone: str = "resnet18", batch: int = 8, size: in
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m mggnet_lite params``."""
     p.add_argument("--backbone", default="resnet18")
     p.add_argument("--gal-reduction", type=int, default=8,
                    help="hidden width of each group attention module = C / reduction")
@@ -87,6 +85,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def cli_main(args: argparse.Namespace) -> int:
+    """Print the table (and timings); write it as JSON when asked."""
     rows = param_table(args.backbone, args.gal_reduction)
     print(f"Parameters, {args.backbone}, gal_reduction={args.gal_reduction}")
     print(format_table(rows))
@@ -100,6 +99,5 @@ def cli_main(args: argparse.Namespace) -> int:
         result["machine"] = {"cpu": platform.processor() or platform.machine(),
                              "threads": torch.get_num_threads(), "torch": torch.__version__}
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_json(args.json, result)
     return 0

@@ -1,5 +1,6 @@
 """Acceptance 3: JupyterLab on 127.0.0.1, chapter 7 run in a real Chromium; moving the image
-slider and switching the group change the rendered mask frame (pixel comparison)."""
+slider and switching the group change the rendered mask frame (pixel comparison); uploading
+a photo to the "Your own photo" widget shows its explained face (issue [3/5])."""
 
 from __future__ import annotations
 
@@ -83,10 +84,8 @@ def _wait_src_change(page, selector: str, old: str, timeout_ms: int = 20_000) ->
     return page.eval_on_selector(selector, "e => e.src")
 
 
-def test_live_scrubber_in_jupyterlab(lab, browser):
-    base, token = lab
-    t0 = time.perf_counter()
-    page = new_page(browser)
+def _open_and_run_chapter(page, base: str, token: str) -> None:
+    """Open chapter 7 in JupyterLab, wait for its kernel, start "run all cells"."""
     page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", wait_until="domcontentloaded")
     page.wait_for_function(
         "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
@@ -96,8 +95,16 @@ def test_live_scrubber_in_jupyterlab(lab, browser):
         " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
         timeout=120_000,
     )
-    # Do not await the command's promise (FINDINGS): start it, then watch the page.
+    # Do not await the command's promise: it settles only when every cell has run, far past
+    # page.evaluate's patience; start it, then watch the page.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def test_live_scrubber_in_jupyterlab(lab, browser):
+    base, token = lab
+    t0 = time.perf_counter()
+    page = new_page(browser)
+    _open_and_run_chapter(page, base, token)
     frame = "img.mggnet-mask-frame"
     page.wait_for_selector(frame, state="visible", timeout=RUN_TIMEOUT_MS)
     page.wait_for_function(
@@ -133,5 +140,56 @@ def test_live_scrubber_in_jupyterlab(lab, browser):
         f"\nlive JupyterLab: chapter ran in {ran:.0f} s, whole test "
         f"{time.perf_counter() - t0:.0f} s; changed pixels: slider {moved:.1%}, "
         f"group {switched:.1%}; blocked non-local requests: {len(page.blocked)}"
+    )
+    assert not page.blocked, f"JupyterLab tried the network: {page.blocked[:5]}"
+
+
+def test_upload_a_photo_in_jupyterlab(lab, browser):
+    """A user's upload (the FileUpload's own file input) runs detection, alignment and the
+    model in the kernel, and the explained face appears where there was no picture; a file
+    that is not an image gives a message and hides the picture again."""
+    from matplotlib import cbook
+
+    photo = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    base, token = lab
+    t0 = time.perf_counter()
+    page = new_page(browser)
+    _open_and_run_chapter(page, base, token)
+    box = ".mggnet-photo-upload"
+    picker, frame = f"{box} input[type=file]", f"{box} img.mggnet-photo-frame"
+    page.wait_for_selector(picker, state="attached", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'",
+        timeout=RUN_TIMEOUT_MS,
+        polling=1000,
+    )
+    page.wait_for_selector(f"{box} .mggnet-note-live", timeout=20_000)
+    assert not page.is_visible(frame), "a picture is shown before any upload"
+    src0 = page.eval_on_selector(frame, "e => e.src")
+    page.set_input_files(picker, photo)
+    _wait_src_change(page, frame, src0, timeout_ms=120_000)
+    page.wait_for_function(
+        "sel => { const e = document.querySelector(sel);"
+        " return e.complete && e.naturalWidth > 0 && e.offsetParent !== null; }",
+        arg=frame,
+        timeout=20_000,
+    )
+    size = page.eval_on_selector(frame, "e => [e.naturalWidth, e.naturalHeight]")
+    assert size[0] > 800 and size[1] > 800, f"the explained face is only {size} px"
+    assert "grace_hopper.jpg: 1 face(s), showing face 1" in page.inner_text(box)
+
+    page.set_input_files(
+        picker, files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"no image"}]
+    )
+    page.wait_for_function(
+        "sel => document.querySelector(sel).innerText.includes('Cannot read notes.txt')",
+        arg=box,
+        timeout=60_000,
+    )
+    page.wait_for_selector(frame, state="hidden", timeout=20_000)
+    print(
+        f"\nupload in JupyterLab: whole test {time.perf_counter() - t0:.0f} s, explained face "
+        f"{size[0]} x {size[1]} px; blocked non-local requests: {len(page.blocked)}"
     )
     assert not page.blocked, f"JupyterLab tried the network: {page.blocked[:5]}"

@@ -1,0 +1,155 @@
+"""Two processes, one folder (issue [4/5], items 1 and 2): one writer at a time, nothing
+written twice, nothing lost.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mggnet_lite.data.synthfaces import tree_hash
+from mggnet_lite.files import FolderBusyError, FolderLock
+
+RENDER = textwrap.dedent("""
+    import sys, time
+    import mggnet_lite.data.synthfaces.writer as w
+    rendered = [0]
+    real = w._write_chunk
+    def counting(job):
+        rendered[0] += len(job[2])
+        return real(job)
+    w._write_chunk = counting
+    if __name__ == "__main__":
+        t0 = time.monotonic()
+        w.synthesize(sys.argv[1], n=int(sys.argv[2]), seed=0, workers=1, progress=False)
+        print(f"RENDERED {rendered[0]} in {time.monotonic() - t0:.1f} s", flush=True)
+""")
+
+
+def test_two_synthfaces_renders_into_one_folder_render_once(tmp_path: Path) -> None:
+    script = tmp_path / "render.py"
+    script.write_text(RENDER)
+    out, n = tmp_path / "faces", 120
+    procs = [subprocess.Popen([sys.executable, str(script), str(out), str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    counts = sorted(int(o.split("RENDERED ")[1].split()[0]) for o, _ in outs)
+    assert counts == [0, n], outs  # one rendered everything, the other reused it
+    waited = [o for o, _ in outs if "waiting for pid" in o]
+    assert len(waited) == 1 and "rendering SynthFaces" in waited[0]
+    alone = tmp_path / "alone"
+    subprocess.run([sys.executable, str(script), str(alone), str(n)], check=True,
+                   capture_output=True, timeout=300)
+    assert tree_hash(out) == tree_hash(alone)
+
+
+def test_folder_lock_refuses_at_once_naming_the_holder(tmp_path: Path) -> None:
+    lock = tmp_path / ".run.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom mggnet_lite.files import FolderLock\n"
+         f"FolderLock({str(lock)!r}, what='training').acquire()\nprint('held', flush=True)\n"
+         "time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        with pytest.raises(FolderBusyError) as err:
+            FolderLock(lock, what="training").acquire(wait=False)
+        assert time.monotonic() - t0 < 5
+        assert str(holder.pid) in str(err.value) and str(tmp_path) in str(err.value)
+    finally:
+        holder.kill()  # a SIGKILL: the kernel releases the lock
+        holder.wait()
+    FolderLock(lock).acquire(wait=False).release()  # no stale lock
+
+
+# ----------------------------------------------------------------------------- training
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _train_helpers import REPO, env, synth_root, train_cmd  # noqa: E402
+
+
+def _epochs(run: Path) -> list[int]:
+    import json
+
+    return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_two_cli_trainings_into_one_folder(tmp_path: Path) -> None:
+    data, out = synth_root(), tmp_path / "run"
+    cmd = train_cmd(data, out, "--variant", "baseline", "--epochs", "2", "1")
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env(), cwd=REPO)
+    lock = out / ".lock"
+    deadline = time.monotonic() + 120
+    while not (lock.is_file() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first one holds the folder
+    t0 = time.monotonic()
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO, timeout=60)
+    waited = time.monotonic() - t0
+    _, err1 = first.communicate(timeout=600)
+    assert first.returncode == 0, err1
+    assert second.returncode == 2, second.stderr
+    print(f"second trainer refused after {waited:.1f} s")
+    assert waited < 5, waited
+    assert str(out) in second.stderr and f"pid {first.pid}" in second.stderr
+    assert _epochs(out) == [1, 2, 3]
+
+
+def test_sigkill_after_the_first_checkpoint_then_resume(tmp_path: Path) -> None:
+    import signal
+
+    data, out = synth_root(), tmp_path / "run"
+    cmd = train_cmd(data, out, "--variant", "baseline", "--epochs", "2", "1")
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env(), cwd=REPO)
+    deadline = time.monotonic() + 300
+    while not (out / "last.pt").is_file() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)  # no handler runs: the kernel drops the lock
+    child.wait(timeout=60)
+    assert (out / "last.pt").is_file()
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, env=env(),
+                             cwd=REPO, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _epochs(out) == [1, 2, 3]
+
+
+BOOK = textwrap.dedent("""
+    import sys, time, torch
+    from mggnet_lite import book
+    t0 = time.monotonic()
+    model, report = book.trained_model("baseline")
+    torch.save(model.state_dict(), sys.argv[1])
+    print(f"DONE {time.monotonic() - t0:.1f}", flush=True)
+""")
+
+
+def test_two_book_kernels_train_once_and_share_the_weights(tmp_path: Path) -> None:
+    script = tmp_path / "kernel.py"
+    script.write_text(BOOK)
+    e = dict(env(), MGGNET_DATA=str(synth_root()), MGGNET_BOOK_RUNS=str(tmp_path / "runs"),
+             MGGNET_BOOK_MAX_STEPS="4", MGGNET_PROFILE="quick")
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"w{k}.pt")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                              cwd=REPO) for k in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    logs = [o for o, _ in outs]
+    assert sum("training baseline" in o for o in logs) == 1, logs
+    waiter = next(o for o in logs if "training baseline" not in o)
+    assert "waiting for pid" in waiter and "loaded baseline" in waiter, waiter
+    import torch
+
+    a, b = (torch.load(tmp_path / f"w{k}.pt", weights_only=True) for k in range(2))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    took = sorted(float(o.split("DONE ")[1]) for o in logs)
+    assert took[1] < took[0] + 60  # the waiter finished right after the trainer: one training

@@ -1,0 +1,145 @@
+"""``export`` (issue [3/5], item 4): ONNX and TorchScript round trips within 1e-4 of
+PyTorch on 16 test images, and a model card whose numbers are the run's ``results.json``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _train_helpers import TINY_SETS, synth_root
+
+from mggnet_lite import export
+from mggnet_lite.checkpoint import load_model
+
+
+def train_tiny_run(out: Path, n: int = 168) -> Path:
+    """A 2-step MGG-Net run on SynthFaces at 32 px (seconds on a CPU); n=168 gives 17 test
+    images."""
+    from mggnet_lite.profiles import make_config
+    from mggnet_lite.train import train
+
+    cfg = make_config(
+        "quick",
+        sets=[
+            *TINY_SETS,
+            "epochs_at_lr=1",
+            "epochs_at_low_lr=0",
+            "max_steps_per_epoch=2",
+            "weights=none",
+        ],
+    )
+    train(cfg, out, synth_root(n=n), progress=False)
+    return out
+
+
+def _onnx():
+    pytest.importorskip("onnx", reason="ONNX export needs the 'export' extra (onnx)")
+    return pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    return train_tiny_run(tmp_path_factory.mktemp("export") / "run")
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    """16 test images, as the loader gives them to the network."""
+    from mggnet_lite.data import CelebA, make_loader
+
+    test = CelebA(synth_root(n=168), "test")
+    x, _ = next(iter(make_loader(test, batch_size=16, image_size=32, train=False, path="pil")))
+    assert len(x) == 16
+    return x
+
+
+@pytest.fixture(scope="module")
+def reference(run, images):
+    model, _ = load_model(run)
+    with torch.no_grad():
+        out = model(images)
+    return [
+        out.probs,
+        out.masks["block3"],
+        out.masks["block4"],
+        out.affinity["block3"],
+        out.affinity["block4"],
+    ]
+
+
+def _check_card(out: Path, run: Path, fmt: str) -> dict:
+    card = json.loads(Path(f"{out}.card.json").read_text())
+    results = json.loads((run / "results.json").read_text())
+    m = card["metrics"]
+    assert m["mean_accuracy"] == results["mean_accuracy"]
+    assert m["mean_balanced_accuracy"] == results["mean_balanced_accuracy"]
+    assert m["majority_class_mean_accuracy"] == results["majority_class"]["mean_accuracy"]
+    assert m["per_attribute_accuracy"] == {
+        a: v["accuracy"] for a, v in results["per_attribute"].items()
+    }
+    assert card["data"]["name"] == "SynthFaces" and card["data"]["synthetic"] is True
+    assert card["format"] == fmt and card["input"]["shape"] == ["batch", 3, 32, 32]
+    assert card["versions"]["export"]["torch"] == torch.__version__
+    assert card["check"]["max_abs_diff"] <= export.TOLERANCE
+    md = Path(f"{out}.card.md").read_text()
+    assert f"{results['mean_accuracy']:.2f}%" in md and "SynthFaces" in md
+    assert "meaningless" in md or "mean nothing" in md
+    assert "under-represented" in md and "noisy" in md
+    return card
+
+
+def test_onnx_round_trip_with_explanations(tmp_path, run, images, reference):
+    ort = _onnx()
+    out = tmp_path / "model.onnx"
+    card = export.export_model(run, "onnx", out, with_explanations=True)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    assert (
+        names
+        == card["outputs"]["names"]
+        == ["probs", "masks_block3", "masks_block4", "affinity_block3", "affinity_block4"]
+    )
+    got = sess.run(None, {"input": images.numpy()})
+    diffs = [float(np.abs(g - r.numpy()).max()) for g, r in zip(got, reference, strict=True)]
+    assert max(diffs) <= 1e-4, diffs
+    _check_card(out, run, "onnx")
+
+
+def test_torchscript_round_trip_probabilities_only(tmp_path, run, images, reference):
+    out = tmp_path / "model.pt"
+    parser = argparse.ArgumentParser()
+    export.configure_parser(parser)
+    assert export.cli_main(parser.parse_args([str(run), "--out", str(out)])) == 0  # from .pt
+    with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        loaded = torch.jit.load(str(out))
+        extra = {"meta.json": ""}
+        torch.jit.load(io.BytesIO(out.read_bytes()), _extra_files=extra)
+    with torch.no_grad():
+        probs = loaded(images)
+    assert probs.shape == (16, 40)
+    assert float((probs - reference[0]).abs().max()) <= 1e-4
+    assert json.loads(extra["meta.json"])["image_size"] == "32"
+    _check_card(out, run, "torchscript")
+
+
+def test_cli_refuses_an_unknown_suffix(tmp_path, run, capsys):
+    parser = argparse.ArgumentParser()
+    export.configure_parser(parser)
+    assert export.cli_main(parser.parse_args([str(run), "--out", str(tmp_path / "m.bin")])) == 2
+    assert "--format" in capsys.readouterr().err
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_missing_onnx_is_a_clear_message(tmp_path, run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(ImportError, match=r"mggnet-lite\[export\]"):
+        export.export_model(run, "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
