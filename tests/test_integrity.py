@@ -159,6 +159,44 @@ def test_cache_build_on_a_full_tmpfs_leaves_no_partial_file(tmp_path: Path,
         assert leftovers == []
 
 
+def test_cache_rebuild_that_hits_a_full_disk_keeps_the_previous_cache(
+    tmp_path: Path, celeba_root: Path, monkeypatch
+) -> None:
+    from mggnet_lite.data import cache as cache_mod
+
+    with small_filesystem(tmp_path, 3072) as fs:
+        old = build_cache(celeba_root, "train", cache_dir=fs, workers=1, progress=False)
+        before = (old / IMAGES).read_bytes()
+        _fill(fs, leave_kb=256)
+        # skip the up-front free-space check, so the write itself runs out of space
+        monkeypatch.setattr(cache_mod, "_check_free_space", lambda *a: None)
+        with pytest.raises(DiskFullError) as err:
+            build_cache(celeba_root, "train", cache_dir=fs, workers=1, progress=False,
+                        force=True)
+        msg = str(err.value)
+        assert str(old) in msg and "free" in msg and "cache" in msg
+        assert not [p for p in old.iterdir() if p.name.endswith((".partial", ".tmp"))]
+        assert (old / IMAGES).read_bytes() == before
+        assert verify_cache(old)["shape"][0] == 18
+
+
+def test_synthfaces_render_on_a_full_disk(tmp_path: Path, monkeypatch) -> None:
+    from mggnet_lite.data.synthfaces import synthesize, writer
+
+    with small_filesystem(tmp_path, 1024) as fs:
+        with pytest.raises(DiskFullError, match="nothing was written"):  # the up-front check
+            synthesize(fs / "faces", n=400, workers=1, progress=False)
+        assert not (fs / "faces").exists()
+        monkeypatch.setattr(writer, "_check_space", lambda *a: None)
+        with pytest.raises(DiskFullError) as err:
+            synthesize(fs / "faces", n=400, workers=1, progress=False)
+        assert str(fs / "faces") in str(err.value) and "free" in str(err.value)
+        assert not writer.is_complete(fs / "faces", 400, 0)
+        for f in (fs / "faces").rglob("*.*"):  # every file left is complete
+            with Image.open(f) as im:
+                im.load()
+
+
 def test_file_size_limit_in_a_child_gives_a_disk_full_error(tmp_path: Path) -> None:
     """The fallback where no filesystem can be mounted: RLIMIT_FSIZE (ulimit -f)."""
     code = textwrap.dedent(f"""

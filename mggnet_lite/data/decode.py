@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,33 +101,32 @@ def decode_all(
     digests: dict[int, str] = {}
     bar = tqdm(total=n, unit="img", desc=desc, disable=not progress, smoothing=0.1)
     try:
-        if workers <= 1 or len(tasks) == 1:
-            _worker_init(str(out_path), hw)
-            try:
-                for task in tasks:
-                    s, cnt, problems, digest = _decode_chunk(task)
-                    digests[s] = digest
-                    for row, kind, msg in problems:
-                        on_problem(row, kind, msg)
-                        skipped.append(row)
-                    bar.update(cnt)
-            finally:
-                os.close(_W.pop("fd"))
-        else:
-            # forkserver workers (parallel.py): a dead worker or an unguarded script is an
-            # error naming the job, never a hang; pending chunks are cancelled if on_problem raises
-            results = imap_unordered(_decode_chunk, tasks, workers, what=f"the {desc} build",
-                                     initializer=_worker_init, initargs=(str(out_path), hw),
-                                     preload=[__name__])
-            for s, cnt, problems, digest in results:
-                digests[s] = digest
-                for row, kind, msg in problems:
-                    on_problem(row, kind, msg)
-                    skipped.append(row)
-                bar.update(cnt)
+        for s, cnt, problems, digest in _results(tasks, out_path, hw, workers, desc):
+            digests[s] = digest
+            for row, kind, msg in problems:
+                on_problem(row, kind, msg)
+                skipped.append(row)
+            bar.update(cnt)
     finally:
         bar.close()
     return sorted(skipped), {"rows_per_block": chunk, "sha256": [digests[s] for s in sorted(digests)]}
+
+
+def _results(tasks: list, out_path: Path, hw: tuple[int, int], workers: int, desc: str
+             ) -> Iterator[tuple[int, int, list[tuple[int, str, str]], str]]:
+    """``_decode_chunk`` of every task: in this process, or on forkserver workers
+    (:mod:`mggnet_lite.parallel`: a dead worker or an unguarded script is an error naming the
+    job, never a hang; pending chunks are cancelled when the caller stops)."""
+    if workers <= 1 or len(tasks) == 1:
+        _worker_init(str(out_path), hw)
+        try:
+            yield from map(_decode_chunk, tasks)
+        finally:
+            os.close(_W.pop("fd"))
+        return
+    yield from imap_unordered(_decode_chunk, tasks, workers, what=f"the {desc} build",
+                              initializer=_worker_init, initargs=(str(out_path), hw),
+                              preload=[__name__])
 
 
 def block_checksums(path: Path, row_bytes: int, rows_per_block: int) -> list[str]:

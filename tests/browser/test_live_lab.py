@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mggnet_lite.files import atomic_write_bytes
+
 from .conftest import ROOT, free_port, images_differ, new_page
 
 NOTEBOOK = "book/07_explorer.ipynb"
@@ -22,8 +24,17 @@ RUN_TIMEOUT_MS = int(os.environ.get("MGGNET_BROWSER_RUN_TIMEOUT", "900")) * 1000
 
 @pytest.fixture()
 def lab(tmp_path: Path):
-    """A JupyterLab server on 127.0.0.1 with a fresh workspace; yields its base URL + token."""
+    """A JupyterLab server on 127.0.0.1 with a fresh workspace; yields its base URL + token.
+
+    Autosave is off: the chapter is the committed, stripped notebook, and a test that runs
+    longer than the autosave interval must not write its outputs into it (checked after).
+    """
     port, token = free_port(), secrets.token_hex(16)
+    chapter = ROOT / NOTEBOOK
+    committed = chapter.read_bytes()
+    docmanager = tmp_path / "settings" / "@jupyterlab" / "docmanager-extension"
+    docmanager.mkdir(parents=True)
+    (docmanager / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
     env = dict(
         os.environ,
         JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
@@ -73,6 +84,9 @@ def lab(tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        if chapter.read_bytes() != committed:
+            atomic_write_bytes(chapter, committed, what="chapter 7")
+            pytest.fail(f"JupyterLab saved {NOTEBOOK} during the test (put back as it was)")
 
 
 def _wait_src_change(page, selector: str, old: str, timeout_ms: int = 20_000) -> str:
@@ -144,10 +158,19 @@ def test_live_scrubber_in_jupyterlab(lab, browser):
     assert not page.blocked, f"JupyterLab tried the network: {page.blocked[:5]}"
 
 
+def _choose_file(page, button: str, file) -> None:
+    """Click the upload button and answer the file chooser it opens (the widget's
+    ``<input type=file>`` is never attached to the page, so it cannot be filled directly)."""
+    with page.expect_file_chooser() as chooser:
+        page.click(button)
+    chooser.value.set_files(file)
+
+
 def test_upload_a_photo_in_jupyterlab(lab, browser):
-    """A user's upload (the FileUpload's own file input) runs detection, alignment and the
-    model in the kernel, and the explained face appears where there was no picture; a file
-    that is not an image gives a message and hides the picture again."""
+    """A user's upload (a click on the FileUpload button, a file picked in the file chooser)
+    runs detection, alignment and the model in the kernel, and the explained face appears
+    where there was no picture; a file that is not an image gives a message and hides the
+    picture again."""
     from matplotlib import cbook
 
     photo = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -156,8 +179,8 @@ def test_upload_a_photo_in_jupyterlab(lab, browser):
     page = new_page(browser)
     _open_and_run_chapter(page, base, token)
     box = ".mggnet-photo-upload"
-    picker, frame = f"{box} input[type=file]", f"{box} img.mggnet-photo-frame"
-    page.wait_for_selector(picker, state="attached", timeout=RUN_TIMEOUT_MS)
+    button, frame = f"{box} button.widget-upload", f"{box} img.mggnet-photo-frame"
+    page.wait_for_selector(button, timeout=RUN_TIMEOUT_MS)
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
         " === 'idle'",
@@ -167,7 +190,7 @@ def test_upload_a_photo_in_jupyterlab(lab, browser):
     page.wait_for_selector(f"{box} .mggnet-note-live", timeout=20_000)
     assert not page.is_visible(frame), "a picture is shown before any upload"
     src0 = page.eval_on_selector(frame, "e => e.src")
-    page.set_input_files(picker, photo)
+    _choose_file(page, button, photo)
     _wait_src_change(page, frame, src0, timeout_ms=120_000)
     page.wait_for_function(
         "sel => { const e = document.querySelector(sel);"
@@ -179,9 +202,7 @@ def test_upload_a_photo_in_jupyterlab(lab, browser):
     assert size[0] > 800 and size[1] > 800, f"the explained face is only {size} px"
     assert "grace_hopper.jpg: 1 face(s), showing face 1" in page.inner_text(box)
 
-    page.set_input_files(
-        picker, files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"no image"}]
-    )
+    _choose_file(page, button, {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"text"})
     page.wait_for_function(
         "sel => document.querySelector(sel).innerText.includes('Cannot read notes.txt')",
         arg=box,

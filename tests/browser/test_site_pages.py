@@ -70,3 +70,23 @@ def test_page_loads_offline_with_figures_and_no_errors(server, browser, page_nam
     outside = [s for s in scripts if not s.startswith(base)]
     assert not outside, f"{page_name}: scripts from outside the site {outside}"
     assert not [p for p in missing if p.endswith(".js")], f"missing local scripts: {missing}"
+
+
+#: the chapter whose "Your own photo" section must show its portrait figure (issue [3/5])
+PHOTO_PAGE = "book/07_explorer"
+
+
+def test_chapter_7_shows_the_portrait(server, browser):
+    """The figure of the cell tagged ``own-photo`` (grace_hopper.jpg, explained) is on the
+    built page as a decoded PNG, with the model's limits printed under it."""
+    base, _ = server
+    page = new_page(browser)
+    page.goto(f"{base}/{PHOTO_PAGE}.html", wait_until="load")
+    cell = "main .cell.tag_own-photo .cell_output"
+    sizes = page.eval_on_selector_all(
+        f"{cell} img",
+        "els => els.filter(e => e.complete && new URL(e.src).pathname.endsWith('.png'))"
+        ".map(e => [e.naturalWidth, e.naturalHeight])",
+    )
+    assert len(sizes) == 1 and min(sizes[0]) > 800, f"{PHOTO_PAGE}: portrait figure {sizes}"
+    assert "Trained on" in page.inner_text(cell), f"{PHOTO_PAGE}: the model's limits are missing"
