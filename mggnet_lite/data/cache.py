@@ -165,8 +165,7 @@ def _sha256_file(path: Path) -> str:
 def _rebuild_hint(man: dict[str, Any]) -> str:
     src = man.get("source", {})
     data, split = src.get("data_root", "DIR"), src.get("split", "SPLIT")
-    dataset = src.get("dataset", "celeba")
-    dataset = "lfwa" if dataset == "lfwa" else "celeba"
+    dataset = src.get("dataset", "celeba")  # the reader's name: celeba or lfwa
     return (f"rebuild it with: python -m mggnet_lite cache --data {data} --dataset {dataset} "
             f"--split {split} --force")
 
