@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export MPLBACKEND := Agg
 
-.PHONY: book offline-assets test unit lint notebooks clean-book clean help browser-test
+.PHONY: book offline-assets test unit lint notebooks targets clean-book clean help browser-test
 help:
 	@echo "make book   build the Jupyter Book site into _build/html (SynthFaces, quick profile)"
 	@echo "make test   lint + unit tests + notebook tests (nbval)"
@@ -49,7 +49,11 @@ notebooks: $(VENV)/.test.stamp
 	  $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $$nb; \
 	  echo "chapter time: $$nb $$(( $$(date +%s) - t0 )) s"; done
 
-test: lint unit notebooks
+# Issue [2/5]'s targets 1-3 on the saved quick-profile runs the notebooks trained (prints figures)
+targets: $(VENV)/.test.stamp
+	$(BIN)/python -m pytest -m targets -s -p no:cacheprovider tests/test_targets.py
+
+test: lint unit notebooks targets
 
 clean-book:
 	rm -rf _build

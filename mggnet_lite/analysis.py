@@ -146,24 +146,86 @@ def localisation(masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (m * truth).sum((-2, -1)) / m.sum((-2, -1)).clamp_min(1e-12)
 
 
+def mean_localisation(masks: torch.Tensor, truth: torch.Tensor, chunk: int = 128
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(score, uniform)``, both (K,): the mean over images of :func:`localisation` and of the
+    regions' area shares (what a uniform mask scores), computed ``chunk`` images at a time
+    (the masks are upsampled to the image size, which a whole test split would not fit)."""
+    score = torch.zeros(masks.shape[1], dtype=torch.float64)
+    area = torch.zeros(masks.shape[1], dtype=torch.float64)
+    for i in range(0, len(masks), chunk):
+        t = truth[i:i + chunk]
+        score += localisation(masks[i:i + chunk], t).double().sum(0)
+        area += t.float().mean((-2, -1)).double().sum(0)
+    return score / len(masks), area / len(masks)
+
+
+def lift(masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Per group: the mean share of mask mass inside the true region (:func:`localisation`)
+    divided by the region's mean area share, what a uniform mask scores. 1 = no better than
+    uniform; (K,)."""
+    score, uniform = mean_localisation(masks, truth)
+    return (score / uniform).float()
+
+
+def affinity_deviation(e: torch.Tensor | np.ndarray) -> float:
+    """Mean |e_ij - 1/(K-1)| over the off-diagonal entries of a (K, K) affinity matrix (Eq. 2):
+    0 when every receiver listens to all senders equally."""
+    e = torch.as_tensor(np.asarray(e), dtype=torch.float64)
+    k = e.shape[-1]
+    off = ~torch.eye(k, dtype=torch.bool)
+    return float((e - 1 / (k - 1)).abs()[off].mean())
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, *,
+                      where: torch.Tensor | None = None, n_boot: int = 2000, seed: int = 0
+                      ) -> tuple[float, float, float]:
+    """Mean accuracy of ``b`` minus ``a`` in points, and its 95% paired bootstrap interval
+    over the images (rows): ``(diff, lo, hi)``. ``a``, ``b``: (M, N) probabilities, thresholded
+    at 0.5 (Sec. 4.1); ``labels``: (M, N) 0/1. ``where``: (M, N) bool, the entries that count
+    (e.g. each image's hidden group's attributes); rows with none are left out."""
+    if where is None:
+        where = torch.ones(labels.shape, dtype=torch.bool)
+    keep = where.any(1)
+    w = where[keep].double()
+    labels, a, b = labels[keep], a[keep], b[keep]
+
+    def correct(p: torch.Tensor) -> torch.Tensor:  # per image, over the counted columns
+        return (((p >= 0.5) == labels.bool()).double() * w).sum(1) / w.sum(1)
+
+    correct_a, correct_b = correct(a), correct(b)
+    diff = 100 * float((correct_b - correct_a).mean())
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(labels), (n_boot, len(labels)), generator=g)
+    boot = 100 * (correct_b - correct_a)[idx].mean(1)
+    lo, hi = (float(v) for v in boot.quantile(torch.tensor([0.025, 0.975], dtype=boot.dtype)))
+    return diff, lo, hi
+
+
+def verdict_word(lo: float, hi: float) -> str:
+    """"beats" when the interval is above 0, "is beaten by" below, else "is within noise of"."""
+    return "beats" if lo > 0 else ("is beaten by" if hi < 0 else "is within noise of")
+
+
 def compare_runs(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor,
                  labels: torch.Tensor, *, n_boot: int = 2000, seed: int = 0) -> str:
     """A verdict computed from numbers: mean accuracy (Sec. 4.1) of ``b`` minus ``a``
     (points), with a 95% paired bootstrap interval over the test images (``a`` / ``b``: (M, 40)
     probabilities, e.g. from ``book.eval_predictions``). Says "beats", "is beaten by" or "is
     within noise of"."""
-    correct_a = ((a >= 0.5) == labels.bool()).double().mean(1)  # per image, over 40 attributes
-    correct_b = ((b >= 0.5) == labels.bool()).double().mean(1)
-    diff = 100 * float((correct_b - correct_a).mean())
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(labels), (n_boot, len(labels)), generator=g)
-    boot = 100 * (correct_b - correct_a)[idx].mean(1)
-    lo, hi = (float(v) for v in boot.quantile(torch.tensor([0.025, 0.975], dtype=boot.dtype)))
-    if lo > 0:
-        word = "beats"
-    elif hi < 0:
-        word = "is beaten by"
-    else:
-        word = "is within noise of"
-    return (f"{name_b} {word} {name_a}: {diff:+.2f} points of mean accuracy "
+    diff, lo, hi = paired_difference(a, b, labels, n_boot=n_boot, seed=seed)
+    return (f"{name_b} {verdict_word(lo, hi)} {name_a}: {diff:+.2f} points of mean accuracy "
             f"(95% paired bootstrap over the {len(labels)} test images: [{lo:+.2f}, {hi:+.2f}])")
+
+
+def hidden_group_rows(hidden: Sequence[str | None], groups: Mapping[str, Sequence[str]],
+                      attributes: Sequence[str]) -> torch.Tensor:
+    """(M, N) bool: for image m whose group g was hidden (SynthFaces occlusion), True on g's
+    attributes; all False on images with nothing hidden. For :func:`paired_difference`'s
+    ``where``."""
+    col = {a: n for n, a in enumerate(attributes)}
+    out = torch.zeros(len(hidden), len(attributes), dtype=torch.bool)
+    for m, g in enumerate(hidden):
+        if g is not None:
+            out[m, [col[a] for a in groups[g]]] = True
+    return out

@@ -65,8 +65,8 @@ def profile() -> str:
 
 
 def device() -> torch.device:
-    """The device a chapter computes on: the GPU in the full profile when there is one."""
-    if profile() == "full" and torch.cuda.is_available():
+    """The device a chapter computes on: the GPU in the full and synth profiles."""
+    if profile() != "quick" and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
 
@@ -74,24 +74,37 @@ def device() -> torch.device:
 def default_synth_n() -> int:
     """How many SynthFaces images the book uses in this profile (the trainer's ``synth_n``)."""
     cfg = make_config(profile())
-    return cfg.synth_n if profile() == "quick" else max(cfg.synth_n, 20_000)
+    return cfg.synth_n if profile() != "full" else max(cfg.synth_n, 20_000)
 
 
-def synth_root(n: int | None = None, seed: int = BOOK_SEED) -> Path:
-    """The folder :func:`book_data` renders SynthFaces into (it may not exist yet)."""
-    n = default_synth_n() if n is None else int(n)
-    return cache_dir() / f"synthfaces-{n}-{seed}"
+def default_occlusion() -> dict[str, float] | None:
+    """The occlusion shares of this profile's SynthFaces set (``TrainConfig.synth_occlusion``)."""
+    return make_config(profile()).synth_occlusion
+
+
+def synth_root(n: int | None = None, seed: int = BOOK_SEED,
+               occlusion: dict[str, float] | None = None) -> Path:
+    """The folder :func:`book_data` renders SynthFaces into (it may not exist yet); ``n=None``:
+    this profile's size and occlusion."""
+    from .run import synth_name
+
+    if n is None:
+        n, occlusion = default_synth_n(), default_occlusion()
+    return cache_dir() / synth_name(int(n), seed, occlusion)
 
 
 def synthfaces(n: int | None = None, seed: int = BOOK_SEED, *, progress: bool = False) -> Path:
-    """A SynthFaces set of ``n`` images (default: this profile's size), whatever
-    ``MGGNET_DATA`` says: rendered once into :func:`synth_root`, reused afterwards
-    (``synthesize`` checks the folder's ``synthfaces.json``: same version, ``n`` and seed).
-    The first call takes about 15 s of CPU time per 1,000 images (all cores are used)."""
+    """A SynthFaces set of ``n`` images (default: this profile's size and occlusion; a given
+    ``n`` has none), whatever ``MGGNET_DATA`` says: rendered once into :func:`synth_root`,
+    reused afterwards (``synthesize`` checks the folder's ``synthfaces.json``: same version,
+    ``n``, seed and occlusion). The first call takes about 15 s of CPU time per 1,000 images
+    (all cores are used)."""
     from .data.synthfaces import synthesize
 
+    occlusion = default_occlusion() if n is None else None
     n = default_synth_n() if n is None else int(n)
-    return synthesize(synth_root(n, seed), n=n, seed=seed, progress=progress)
+    return synthesize(synth_root(n, seed, occlusion), n=n, seed=seed, progress=progress,
+                      occlusion=occlusion)
 
 
 def book_data(n: int | None = None, seed: int = BOOK_SEED, *, progress: bool = False) -> Path:
@@ -136,10 +149,15 @@ def banner(chapter: str | None = None) -> BookInfo:
     data = real if real is not None else synth_root()
     synth = uses_synthfaces()
     why = ("from MGGNET_PROFILE" if os.environ.get("MGGNET_PROFILE")
-           else "default: " + ("GPU and real data found" if prof == "full"
-                                else "no GPU or no real data"))
+           else "default: " + {"full": "GPU and real data found",
+                               "synth": "GPU found, no real data: SynthFaces at scale"}
+           .get(prof, "no GPU"))
     if real is None:
-        where = f"SynthFaces, {default_synth_n()} images, seed {BOOK_SEED} (built in), at {data}"
+        occ = default_occlusion()
+        hidden = (", " + " / ".join(f"{g} hidden in {100 * v:.0f}%" for g, v in occ.items())
+                  if occ else "")
+        where = (f"SynthFaces, {default_synth_n()} images, seed {BOOK_SEED}{hidden} (built in), "
+                 f"at {data}")
         if not is_synthfaces(data):
             where += " (rendered on first use)"
     else:
@@ -211,7 +229,7 @@ def strip_notebook(nb, *, keep_checked: bool = True):
     return nb
 
 
-def record_notebook(path: str | os.PathLike, timeout: int = 600) -> float:
+def record_notebook(path: str | os.PathLike, timeout: int = 1800) -> float:
     """Run a chapter top to bottom in a fresh kernel (this Python), keep the reference
     outputs of its checked cells, strip the rest, write it back. Returns the seconds taken."""
     import time
@@ -273,12 +291,27 @@ def book_config(variant: str = "mggnet", **settings):
     the variant, then ``settings`` (any :class:`~mggnet_lite.profiles.TrainConfig` field).
 
     ``$MGGNET_BOOK_MAX_STEPS=N`` caps every epoch at N steps: a smoke run that exercises the
-    chapters in seconds (its runs get their own folders; its numbers mean nothing)."""
+    chapters in seconds (its runs get their own folders; its numbers mean nothing).
+
+    A profile with a pretraining stage (quick, synth) starts from the backbone that
+    :func:`pretrain_folder` holds, shared by every variant and criterion: ``weights`` is
+    set to its ``last.pt`` (:func:`trained_model` trains it first when it is missing)."""
     data = book_data()
     cap = os.environ.get("MGGNET_BOOK_MAX_STEPS")  # smoke runs: cap the steps of every epoch
     if cap:
         settings.setdefault("max_steps_per_epoch", int(cap))
-    return make_config(profile(), str(data), sets={"variant": variant, **settings})
+    cfg = make_config(profile(), str(data), sets={"variant": variant, **settings})
+    if cfg.pretrain and cfg.weights is None:
+        cfg.weights = str(pretrain_folder(cfg) / "last.pt")
+    return cfg
+
+
+def pretrain_folder(cfg) -> Path:
+    """The run folder of ``cfg``'s pretraining stage (:func:`~mggnet_lite.profiles.
+    pretrain_config`), in :func:`runs_dir` like every other run."""
+    from .profiles import pretrain_config
+
+    return run_folder(pretrain_config(cfg))
 
 
 def run_folder(cfg) -> Path:
@@ -363,6 +396,13 @@ def trained_model(variant: str = "mggnet", *, progress: bool = False,
     if taps is not None:
         settings["taps"] = tuple(taps)
     cfg = book_config(variant, **settings)
+    if cfg.pretrain and cfg.weights == str(pretrain_folder(cfg) / "last.pt"):
+        from .profiles import pretrain_config
+
+        pre = pretrain_config(cfg)  # stage 1, shared: the backbone every variant starts from
+        with run_lock(pretrain_folder(cfg)):
+            _load_or_train(f"the pretrained backbone ({pre.variant}, stage 1)", pre,
+                           pretrain_folder(cfg), progress)
     out = run_folder(cfg)
     # one writer per run folder: another kernel (or `make test` beside `make book`) that
     # trains this run first is waited for (it says who), then its run is loaded or resumed
@@ -399,11 +439,12 @@ def format_grid(title: str, columns: Sequence[str], published: Mapping[str, Mapp
                       *block(f"this build, {our_data} (not comparable with the rows above)", ours)])
 
 
-def eval_predictions(model: torch.nn.Module, report: Mapping[str, Any],
-                     data: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(probs, labels)`` of ``model`` on the split ``report`` was scored on (its config's image
-    size and input path, no flip), both (M, 40) on the CPU: the per-image numbers behind its
-    mean accuracy."""
+def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
+                 data: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """Per-image outputs of ``model`` on the split ``report`` was scored on (its config's image
+    size and input path, no flip), all on the CPU, rows in the split's order: ``probs`` and
+    ``labels`` (M, 40); per tapped block ``b``: ``gal:b`` / ``gcl:b`` (M, 40) the sigmoids of
+    Y^{b,GAL} / Y^{b,GCL} (Eq. 3), ``affinity:b`` (M, K, K) and ``masks:b`` (M, K, h, w)."""
     from .data import make_loader, resolve_loader
     from .evaluate import open_split
 
@@ -411,14 +452,36 @@ def eval_predictions(model: torch.nn.Module, report: Mapping[str, Any],
     dev = device()
     path = resolve_loader(cfg.get("loader", "auto"), dev)
     ds = open_split(data or book_data(), cfg["dataset"], report["split"])
-    loader = make_loader(ds, batch_size=64, image_size=cfg["image_size"], train=False,
+    loader = make_loader(ds, batch_size=128, image_size=cfg["image_size"], train=False,
                          device=dev, path=path)
-    probs, labels = [], []
+    parts: dict[str, list[torch.Tensor]] = {}
+
+    def keep(key: str, value: torch.Tensor) -> None:
+        parts.setdefault(key, []).append(value.float().cpu())
+
     with torch.inference_mode():
         for x, y in loader:
-            probs.append(model(x).probs.float().cpu())
-            labels.append(y.cpu())
-    return torch.cat(probs), torch.cat(labels)
+            out = model(x)
+            keep("probs", out.probs)
+            keep("labels", y)
+            for b, z in out.gal_logits.items():
+                keep(f"gal:{b}", torch.sigmoid(z))
+            for b, z in out.gcl_logits.items():
+                keep(f"gcl:{b}", torch.sigmoid(z))
+            for b, e in out.affinity.items():
+                keep(f"affinity:{b}", e)
+            for b, m in out.masks.items():
+                keep(f"masks:{b}", m)
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def eval_predictions(model: torch.nn.Module, report: Mapping[str, Any],
+                     data: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(probs, labels)`` of ``model`` on the split ``report`` was scored on (its config's image
+    size and input path, no flip), both (M, 40) on the CPU: the per-image numbers behind its
+    mean accuracy."""
+    out = test_outputs(model, report, data)
+    return out["probs"], out["labels"]
 
 
 if __name__ == "__main__":

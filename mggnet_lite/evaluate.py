@@ -172,9 +172,12 @@ def build_report(
     for i, a in enumerate(attr_names):
         summary["per_attribute"][a]["positive_rate"] = 100 * float(rates[i])
     variant = config.get("variant", "?")
+    width = config.get("width", 64)
+    backbone = f"{config.get('backbone')}" + (f" width {width}" if width != 64 else "")
+    frozen = ", frozen pretrained backbone" if config.get("freeze_backbone") else ""
     label = (
-        f"{VARIANT_NAMES.get(variant, variant)} ({config.get('backbone')}, "
-        f"{config.get('criterion')} criterion) on {data_label(info, split, summary['n'])}"
+        f"{VARIANT_NAMES.get(variant, variant)} ({backbone}, {config.get('criterion')} "
+        f"criterion{frozen}) on {data_label(info, split, summary['n'])}"
     )
     report: dict[str, Any] = {
         "kind": "mggnet-lite results",

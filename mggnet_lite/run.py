@@ -56,6 +56,7 @@ RESUME_FREE = (
     "val_split",
     "synth_n",
     "synth_seed",
+    "synth_occlusion",
 )
 _BIG = 2**62  # "no non-finite step yet" (all_reduce MIN picks the first real one)
 
@@ -147,32 +148,40 @@ class EpochState:
         }
 
 
-def default_synth_root(n: int, seed: int) -> Path:
+def synth_name(n: int, seed: int, occlusion: dict[str, float] | None = None) -> str:
+    """The folder name of a SynthFaces set: its size, seed and occlusion shares."""
+    occ = "".join(f"-{g}{round(100 * s)}" for g, s in sorted((occlusion or {}).items()) if s)
+    return f"synthfaces-n{n}-seed{seed}{occ}"
+
+
+def default_synth_root(n: int, seed: int, occlusion: dict[str, float] | None = None) -> Path:
     """Where the quick profile renders SynthFaces when no data folder is given."""
     base = os.environ.get("MGGNET_CACHE") or Path.home() / ".cache" / "mggnet_lite"
-    return Path(base).expanduser() / f"synthfaces-n{n}-seed{seed}"
+    return Path(base).expanduser() / synth_name(n, seed, occlusion)
 
 
 def resolve_data(data: str | os.PathLike | None, cfg: TrainConfig, main: bool = True) -> Path:
-    """``data``, else ``$MGGNET_DATA``, else (quick profile only) a rendered SynthFaces set."""
+    """``data``, else ``$MGGNET_DATA``, else (quick and synth profiles) a rendered SynthFaces set."""
     if data is None:
         data = os.environ.get("MGGNET_DATA") or None
     if data is not None:
         return Path(data).expanduser()
-    if cfg.profile != "quick":
+    if cfg.profile == "full":
         raise ValueError(
             "no data folder: pass --data DIR (CelebA or LFWA) or set MGGNET_DATA; "
-            "the quick profile renders SynthFaces when none is given"
+            "the quick and synth profiles render SynthFaces when none is given"
         )
     from .data import synthesize
 
-    root = default_synth_root(cfg.synth_n, cfg.synth_seed)
+    root = default_synth_root(cfg.synth_n, cfg.synth_seed, cfg.synth_occlusion)
     if main:
         print(
-            f"no --data given: using SynthFaces (n={cfg.synth_n}, seed={cfg.synth_seed}) at {root}",
+            f"no --data given: using SynthFaces (n={cfg.synth_n}, seed={cfg.synth_seed}, "
+            f"occlusion {cfg.synth_occlusion}) at {root}",
             flush=True,
         )
-    return synthesize(root, n=cfg.synth_n, seed=cfg.synth_seed, progress=main)
+    return synthesize(root, n=cfg.synth_n, seed=cfg.synth_seed, progress=main,
+                      occlusion=cfg.synth_occlusion)
 
 
 @dataclass(eq=False, repr=False)
@@ -250,9 +259,12 @@ class Run:
     def position(self, epoch: int, step: int) -> dict[str, int]:
         return {"epoch": epoch, "step": step, "global_step": epoch * self.steps_per_epoch + step}
 
-    def set_lr(self, epoch: int) -> None:
-        for g in self.optimizer.param_groups:  # step schedule of Sec. 4.1
-            g["lr"] = self.cfg.lr_at(epoch)
+    def set_lr(self, epoch: int, step: int = 0) -> None:
+        """The schedule's lr (``TrainConfig.lr_at``): per epoch for Sec. 4.1's step schedule,
+        per step for one-cycle."""
+        lr = self.cfg.lr_at(epoch, step, self.steps_per_epoch)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
 
     def epoch_state(self, first: int) -> EpochState:
         """Zeroed accumulators, or the checkpoint's partial ones when resuming mid-epoch."""
@@ -384,6 +396,8 @@ def setup_run(
     run = Run(cfg, out, resolve_data(data, cfg, di.main), di, dev, show=progress and di.main)
     _open_data(run)
     _build_model(run)
+    if cfg.freeze_backbone:
+        _attach_features(run)
     if ckpt is not None:
         _restore(run, ckpt)
     if di.main:
@@ -415,8 +429,11 @@ def _open_data(run: Run) -> None:
     run.train_ds = open_split(run.data, cfg.dataset, "train")
     run.eval_ds = open_split(run.data, cfg.dataset, cfg.eval_split)
     run.val_ds = open_split(run.data, cfg.dataset, cfg.val_split) if cfg.val_split else None
-    run.train_loader = run.loader(run.train_ds, "train", train=True)
-    steps = len(run.train_loader)
+    if cfg.freeze_backbone:  # the features of a frozen backbone: _attach_features, after the model
+        steps = len(run.train_ds) // run.per_rank
+    else:
+        run.train_loader = run.loader(run.train_ds, "train", train=True)
+        steps = len(run.train_loader)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
     if steps < 1:
@@ -430,32 +447,55 @@ def _open_data(run: Run) -> None:
 
 
 def _build_model(run: Run) -> None:
-    """Model and SGD (Sec. 4.1); same seed on every rank, DDP also broadcasts rank 0's."""
+    """Model and SGD (Sec. 4.1; or Adam); same seed on every rank, DDP also broadcasts rank 0's.
+    With ``freeze_backbone`` only the parts after the backbone are trained."""
     cfg, dev = run.cfg, run.device
     torch.manual_seed(cfg.seed)
+    if cfg.freeze_backbone and (cfg.weights is None or run.dist.enabled):
+        raise ValueError(
+            "freeze_backbone=True needs pretrained weights (a pretraining run's last.pt) and "
+            "one process: set weights=PATH, or give the config pretrain settings, and do not "
+            "start it with torchrun"
+        )
     try:
-        model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps))
+        model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps),
+                            width=cfg.width, pool=cfg.pool)
     except RuntimeError as err:  # e.g. weights="imagenet" on an offline machine
         raise ValueError(f"{err} (train: --weights none trains from scratch)") from err
     run.model = model.to(dev, memory_format=run.memory_format)
+    if cfg.freeze_backbone:
+        run.model.backbone.requires_grad_(False)
     net: torch.nn.Module = run.model
     if run.dist.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
             run.model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     run.forward = torch.compile(net) if cfg.compile else net
-    run.optimizer = torch.optim.SGD(
-        run.model.parameters(),
-        lr=cfg.lr_at(0),
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=cfg.nesterov,
-    )
+    params = [p for p in run.model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        run.optimizer = torch.optim.Adam(params, lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
+    else:
+        run.optimizer = torch.optim.SGD(params, lr=cfg.lr_at(0), momentum=cfg.momentum,
+                                        weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     run.pos_weight = (
         balanced_pos_weight(run.train_ds.attr, cfg.max_pos_weight).to(dev)
         if cfg.criterion == "balanced"
         else None
     )
+
+
+def _attach_features(run: Run) -> None:
+    """A frozen-backbone run trains on features computed once (:mod:`mggnet_lite.features`)."""
+    from .features import FeatureLoader, cached_features
+
+    cfg = run.cfg
+    feats = cached_features(
+        run.model.backbone, run.loader(run.train_ds, "train"), weights=cfg.weights,
+        data=run.data, split="train", image_size=cfg.image_size, taps=run.model.backbone.taps,
+        device=run.device, show=run.show)
+    run.train_loader = FeatureLoader(feats, torch.as_tensor(run.train_ds.attr), run.per_rank,
+                                     seed=cfg.seed, device=run.device)
+    run.forward = run.model.forward_features
 
 
 def _restore(run: Run, ckpt: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ from .files import FolderBusyError, FolderLock, atomic_write_json
 from .losses import mggnet_loss
 from .nn import BACKBONES, VARIANTS
 from .nn.mggnet import MGGOutput
-from .profiles import AMP_MODES, CRITERIA, PROFILES, TrainConfig, make_config
+from .profiles import AMP_MODES, CRITERIA, PROFILES, TrainConfig, make_config, pretrain_config
 from .run import (
     RESUME_FREE,
     DistInfo,
@@ -80,6 +80,7 @@ __all__ = [
     "end_epoch",
     "fit",
     "float_output",
+    "pretrained_stage",
     "report",
     "resolve_data",
     "setup_distributed",
@@ -128,6 +129,8 @@ def train(
         guard = run_lock(out).acquire(wait=lock == "wait")
     threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
+        if cfg.pretrain and cfg.weights is None:
+            cfg = pretrained_stage(cfg, Path(out) / "pretrain", data, progress=progress)
         run = setup_run(cfg, out, data, resume=resume, progress=progress)
         fit(run)
         return report(run)
@@ -136,6 +139,25 @@ def train(
         torch.use_deterministic_algorithms(det)
         if guard is not None:
             guard.release()
+
+
+def pretrained_stage(cfg: TrainConfig, out: Path, data: str | os.PathLike | None, *,
+                     progress: bool = True) -> TrainConfig:
+    """Train (or reuse, or resume) the run of :func:`~mggnet_lite.profiles.pretrain_config`
+    in ``out``; return ``cfg`` starting from its weights. ``book.trained_model`` does the same
+    in a folder that all of a profile's variants share."""
+    pre = pretrain_config(cfg)
+    done = (out / "results.json").is_file() and (out / "last.pt").is_file()
+    if done:  # reuse it only when it was made with these settings
+        from .checkpoint import check_config, load_checkpoint
+
+        check_config(load_checkpoint(out / "last.pt"), pre.to_dict(), out / "last.pt",
+                     ignore=RESUME_FREE)
+    else:
+        if progress:
+            print(f"stage 1: pretraining the backbone ({pre.variant}) -> {out}", flush=True)
+        train(pre, out, data, resume=(out / "last.pt").is_file(), progress=progress, lock="wait")
+    return dataclasses.replace(cfg, weights=str(out / "last.pt"))
 
 
 def run_lock(out: str | os.PathLike) -> FolderLock:
@@ -157,8 +179,10 @@ def float_output(out: MGGOutput) -> MGGOutput:
     )
 
 
-def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[MGGOutput, torch.Tensor]:
-    """One SGD step on Eq. 5's loss: forward under the run's autocast, the loss in fp32."""
+def train_step(run: Run, x: torch.Tensor | dict[str, torch.Tensor], y: torch.Tensor
+               ) -> tuple[MGGOutput, torch.Tensor]:
+    """One SGD (or Adam) step on Eq. 5's loss: forward under the run's autocast, the loss in
+    fp32. ``x``: a batch of images, or (frozen backbone) of its features."""
     with autocast_for(run.device, run.amp):
         out = run.forward(x)
     out = float_output(out)
@@ -179,7 +203,7 @@ def train_one_epoch(run: Run, epoch: int) -> EpochState:
     A resumed epoch starts at the checkpoint's step, with its partial sums.
     """
     first = run.start_step if epoch == run.start_epoch else 0
-    run.set_lr(epoch)  # the step schedule of Sec. 4.1
+    run.set_lr(epoch)  # the step schedule of Sec. 4.1 (one-cycle: also every step, below)
     run.train_loader.set_epoch(epoch)  # this epoch's shuffle and flips, from (seed, epoch)
     run.train_loader.start_at(first)  # skip the batches a resumed epoch has seen
     state = run.epoch_state(first)
@@ -189,11 +213,13 @@ def train_one_epoch(run: Run, epoch: int) -> EpochState:
     for step in range(first, run.steps_per_epoch):
         if (step - first) % run.sync_every == 0:
             run.poll(epoch, step, state)
-        x, y = next(batches)
+        if run.cfg.schedule != "step":
+            run.set_lr(epoch, step)  # one-cycle: a new lr every step
+        x, y = next(batches)  # x: images, or a frozen backbone's features (dict)
         out, loss = train_step(run, x, y)
         state.loss_sum += loss.detach()  # stays on the device: no host sync per step
         state.counts.update(out.probs.detach(), y)
-        state.images += x.shape[0] * run.dist.world_size
+        state.images += y.shape[0] * run.dist.world_size
         bar.update(step + 1, state.loss_sum)
     bar.close()
     return state

@@ -10,8 +10,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: tiny, fast settings (2-core CPU): 32 px, batch 4, deterministic single-threaded maths
+#: tiny, fast settings (2-core CPU): 32 px, batch 4, deterministic single-threaded maths;
+#: one end-to-end stage (the quick profile's two stages are tested in test_staged.py)
 TINY_SETS = [
+    "pretrain=none",
+    "freeze_backbone=false",
+    "optimizer=sgd",
+    "schedule=step",
+    "width=64",
+    "pool=gap",
+    "flip=true",
+    "weight_decay=0.0005",
     "image_size=32",
     "batch_size=4",
     "lr=0.05",

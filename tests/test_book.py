@@ -180,8 +180,9 @@ def test_banner_reports_profile_device_data(monkeypatch, capsys, tmp_path):
     info = book.banner("test")
     text = capsys.readouterr().out
     assert info.profile == "quick" and info.synthfaces
-    assert info.data == tmp_path / f"synthfaces-{book.default_synth_n()}-{book.BOOK_SEED}"
-    for word in ("profile : quick", "device  : cpu", "data    : SynthFaces"):
+    assert info.data == book.synth_root() and info.data.parent == tmp_path
+    assert f"n{book.default_synth_n()}-seed{book.BOOK_SEED}" in info.data.name
+    for word in ("profile : quick", "device  : cpu", "data    : SynthFaces", "eyes hidden in"):
         assert word in text
     assert not info.data.exists(), "the banner must not render data"
 

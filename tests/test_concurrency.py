@@ -136,8 +136,9 @@ BOOK = textwrap.dedent("""
 def test_two_book_kernels_train_once_and_share_the_weights(tmp_path: Path) -> None:
     script = tmp_path / "kernel.py"
     script.write_text(BOOK)
-    e = dict(env(), MGGNET_DATA=str(synth_root()), MGGNET_BOOK_RUNS=str(tmp_path / "runs"),
-             MGGNET_BOOK_MAX_STEPS="4", MGGNET_PROFILE="quick")
+    # 300 images: the quick profile's stage 2 takes batches of 128 (its train split has 240)
+    e = dict(env(), MGGNET_DATA=str(synth_root(300)), MGGNET_BOOK_RUNS=str(tmp_path / "runs"),
+             MGGNET_BOOK_MAX_STEPS="2", MGGNET_PROFILE="quick")
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"w{k}.pt")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
                               cwd=REPO) for k in range(2)]

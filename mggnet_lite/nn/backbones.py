@@ -68,17 +68,46 @@ class Backbone(nn.Module):
         return out
 
 
-def _torchvision_model(name: str) -> nn.Module:
-    return getattr(torchvision.models, name)(weights=None)
+#: ResNet-18 / 34 layers per stage (torchvision's ``resnet18`` / ``resnet34``)
+_RESNET_LAYERS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 
 
-def _split(name: str, model: nn.Module) -> tuple[nn.ModuleDict, dict[str, int]]:
+def _torchvision_model(name: str, width: int = 64) -> nn.Module:
+    """torchvision's architecture; for a ResNet, ``width`` channels in the stem and first stage
+    (torchvision: 64), doubling per stage, with torchvision's module names and init."""
+    if width == 64 or not name.startswith("resnet"):
+        return getattr(torchvision.models, name)(weights=None)
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    class _Narrow(ResNet):
+        # torchvision's ResNet with its channel counts scaled by width / 64 (the stem's conv1
+        # and bn1 are rebuilt before _make_layer reads self.inplanes)
+        def __init__(self) -> None:
+            nn.Module.__init__(self)
+            super().__init__(BasicBlock, _RESNET_LAYERS[name])
+
+        def _make_layer(self, block, planes, blocks, stride=1, dilate=False):  # noqa: ANN001
+            if planes == 64:  # the first stage: rebuild the stem at this width
+                self.inplanes = width
+                self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+                self.bn1 = self._norm_layer(width)
+            return super()._make_layer(block, planes * width // 64, blocks, stride, dilate)
+
+    model = _Narrow()
+    model.fc = nn.Linear(8 * width, 1000)
+    for m in model.modules():  # torchvision's init, for the rebuilt stem too
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
+def _split(name: str, model: nn.Module, width: int = 64) -> tuple[nn.ModuleDict, dict[str, int]]:
     """Cut a torchvision classifier into the five blocks of the module docstring's table."""
     if name.startswith("resnet"):
         m = model
         stages = [nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool), m.layer1, m.layer2,
                   m.layer3, m.layer4]
-        channels = [64, 64, 128, 256, 512]
+        channels = [width, width, 2 * width, 4 * width, 8 * width]
     elif name == "vgg16":
         f = model.features
         stages = [f[0:5], f[5:10], f[10:17], f[17:24], f[24:31]]
@@ -145,15 +174,23 @@ def build_backbone(
     name: str = "resnet18",
     taps: Sequence[str] = ("block3", "block4"),
     weights: str | os.PathLike | None = None,
+    width: int = 64,
 ) -> Backbone:
     """A backbone of Table 4 with feature taps; ``weights``: None, ``"imagenet"`` or a path.
 
     A path may hold a torchvision state dict of the same architecture (its classifier
-    keys are ignored).
+    keys are ignored). ``width`` (ResNets only): channels of the first stage, doubling per
+    stage; 64 is the paper's ResNet, the quick profile's CPU stand-in uses 32.
     """
     if name not in BACKBONES:
         raise ValueError(f"backbone={name!r}: choose one of {list(BACKBONES)}")
-    model = _torchvision_model(name)
+    if width != 64 and not name.startswith("resnet"):
+        raise ValueError(f"width={width}: only the ResNets take a width (use 64 for {name})")
+    if width < 4 or width % 4:
+        raise ValueError(f"width={width} must be a positive multiple of 4 (ResNet-18: 64)")
+    if weights == "imagenet" and width != 64:
+        raise ValueError(f'weights="imagenet" exists for width 64 only, not width={width}')
+    model = _torchvision_model(name, width)
     if weights is not None:
         state = (_imagenet_state_dict(name) if weights == "imagenet"
                  else load_state_dict_file(weights))
@@ -171,5 +208,5 @@ def build_backbone(
                 f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
                 f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
             )
-    stages, channels = _split(name, model)
+    stages, channels = _split(name, model, width)
     return Backbone(name, stages, channels, taps)

@@ -85,6 +85,8 @@ class MGGNet(nn.Module):
         alpha: float = 0.5,
         gal_reduction: int = 8,
         attributes: Sequence[str] = CELEBA_ATTRIBUTES,
+        width: int = 64,
+        pool: str = "gap",
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -102,26 +104,28 @@ class MGGNet(nn.Module):
             group_of_attr = torch.tensor([pos[a] for a in self.attributes])
             self.node_names = self.group_names
         k = len(self.node_names)
-        self.backbone = build_backbone(backbone, () if variant == "baseline" else taps, weights)
+        self.backbone = build_backbone(backbone, () if variant == "baseline" else taps, weights,
+                                       width)
         self.base_head = nn.Linear(self.backbone.final_channels, n)  # Y^B from GAP(F_B)
         self.gal = nn.ModuleDict()
         self.gcl = nn.ModuleDict()
         self.heads = nn.ModuleDict()
         for b in self.backbone.taps:
             c = self.backbone.channels[b]
-            self.gal[b] = GroupAttention(c, k, reduction=gal_reduction)
+            self.gal[b] = GroupAttention(c, k, reduction=gal_reduction, pool=pool)
             if variant == "mggnet":
                 self.gcl[b] = GraphCorrelation(c, k, alpha=alpha)
             self.heads[b] = GroupHeads(c, group_of_attr)
         self.config = {"variant": variant, "backbone": backbone, "taps": list(self.backbone.taps),
-                       "alpha": alpha, "gal_reduction": gal_reduction,
+                       "alpha": alpha, "gal_reduction": gal_reduction, "width": width,
+                       "pool": pool,
                        "groups": {g: list(m) for g, m in self.groups.items()},
                        "attributes": list(self.attributes)}
 
     @classmethod
     def from_config(cls, config: Mapping) -> MGGNet:
         """Rebuild (untrained) the model a checkpoint's ``model_config`` (``model.config``) describes."""
-        keys = ("groups", "taps", "alpha", "gal_reduction", "attributes")
+        keys = ("groups", "taps", "alpha", "gal_reduction", "attributes", "width", "pool")
         return cls(config["variant"], config["backbone"], None,
                    **{k: config[k] for k in keys if k in config})
 
@@ -150,8 +154,16 @@ class MGGNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> MGGOutput:
         self.check_input(x)
-        feats = self.backbone(x)
-        base = self.base_head(torch.flatten(F.adaptive_avg_pool2d(feats["final"], 1), 1))
+        return self.forward_features(self.backbone(x))
+
+    def forward_features(self, feats: Mapping[str, torch.Tensor]) -> MGGOutput:
+        """Everything after the backbone, from its maps ``{tap: F_b} | {"final": F_B}``.
+
+        ``"final"`` may also be GAP(F_B) already, (B, C): what a frozen-backbone stage caches
+        (:mod:`mggnet_lite.features`)."""
+        final = feats["final"]
+        pooled = final if final.dim() == 2 else torch.flatten(F.adaptive_avg_pool2d(final, 1), 1)
+        base = self.base_head(pooled)
         out = MGGOutput(probs=base, base_logits=base, fused_logits=[base])
         for b in self.backbone.taps:
             f, out.masks[b] = self.gal[b](feats[b])  # Eq. 1
@@ -173,9 +185,12 @@ def build_model(
 ) -> MGGNet:
     """Build a model of Tables 1-4. ``weights``: None, ``"imagenet"`` or a state-dict path.
 
-    Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``) go to :class:`MGGNet`.
-    A path holding a whole-model state dict (keys ``backbone.*``) is loaded into the model;
-    one holding a torchvision backbone state dict is loaded into the backbone.
+    Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``, ``width``, ``pool``)
+    go to :class:`MGGNet`. A path holding a whole-model state dict (keys ``backbone.*``, e.g. a
+    training run's ``last.pt``) is loaded into the model: all of it when it is the same
+    variant; else its backbone and base head, which must all be there (a pretrained start,
+    as ImageNet weights are in the paper); one holding a torchvision backbone state dict is
+    loaded into the backbone.
     """
     from .backbones import load_state_dict_file
 
@@ -186,5 +201,23 @@ def build_model(
             whole, weights = state, None
     model = MGGNet(variant, backbone, weights, **kwargs)
     if whole is not None:
-        model.load_state_dict(whole)
+        _load_whole(model, whole)
     return model
+
+
+def _load_whole(model: MGGNet, state: Mapping[str, torch.Tensor]) -> None:
+    """Load a whole-model state dict: exactly, or (another variant) its backbone + base head."""
+    own = model.state_dict()
+    if set(state) == set(own):
+        model.load_state_dict(state)
+        return
+    shared = ("backbone.", "base_head.")
+    need = [k for k in own if k.startswith(shared)]
+    missing = [k for k in need if k not in state]
+    wrong = [k for k in need if k in state and state[k].shape != own[k].shape]
+    if missing or wrong:
+        raise ValueError(
+            "the whole-model weights do not fit this network's backbone and base head: "
+            f"missing {missing[:3]}, other shapes {wrong[:3]} (another backbone or width?)"
+        )
+    model.load_state_dict({k: state[k] for k in need}, strict=False)

@@ -1,0 +1,65 @@
+"""Issue [2/5]'s targets 1-3, measured on the book's saved quick-profile runs, written to JSON.
+
+    python benchmarks/book_targets.py benchmarks/results/book-quick-targets.json
+
+Reads ``runs/book`` (what ``make book`` / ``make test`` trained; a missing run is trained
+first) through ``mggnet_lite.book``; the same computations as ``tests/test_targets.py`` and
+chapters 2, 3 and 6. Records the machine and versions of the runs it read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mggnet_lite import analysis, book
+from mggnet_lite.data import CelebA
+from mggnet_lite.data import synthfaces as sf
+
+
+def main(out: str) -> None:
+    model, report = book.trained_model("mggnet")
+    _, bal_report = book.trained_model("mggnet", criterion="balanced")
+    outs = book.test_outputs(model, report)
+    root = book.book_data()
+    test = CelebA(root, split=report["split"])
+    truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f) for f in test.filenames]))
+    hidden_of = sf.read_occlusion(root)
+    hidden = [hidden_of.get(n) for n in test.filenames]
+    where = analysis.hidden_group_rows(hidden, model.groups, model.attributes)
+    pairs = {}
+    for other in ("baseline", "gal"):
+        m, r = book.trained_model(other)
+        probs, labels = book.eval_predictions(m, r)
+        pairs[f"mggnet_minus_{other}"] = dict(zip(("diff", "lo", "hi"), analysis.paired_difference(
+            probs, outs["probs"], labels), strict=True))
+    res = {
+        "run": str(book.run_folder(book.book_config("mggnet"))),
+        "machine": report["machine"], "versions": report["versions"],
+        "n_test": report["n"], "majority": report["majority_class"]["mean_accuracy"],
+        "mggnet_prediction": {"mean_accuracy": report["mean_accuracy"],
+                              "mean_balanced_accuracy": report["mean_balanced_accuracy"]},
+        "mggnet_balanced": {"mean_accuracy": bal_report["mean_accuracy"],
+                            "mean_balanced_accuracy": bal_report["mean_balanced_accuracy"]},
+        "lift": {b: dict(zip(model.group_names, analysis.lift(outs[f"masks:{b}"], truth).tolist(),
+                             strict=True)) for b in model.backbone.taps},
+        "affinity_deviation": {b: analysis.affinity_deviation(outs[f"affinity:{b}"].mean(0))
+                               for b in model.backbone.taps},
+        "hidden_images": int(where.any(1).sum()),
+        "gcl_minus_gal_on_hidden": {
+            b: dict(zip(("diff", "lo", "hi"), analysis.paired_difference(
+                outs[f"gal:{b}"], outs[f"gcl:{b}"], outs["labels"], where=where), strict=True))
+            for b in model.backbone.taps},
+        "mean_accuracy_differences": pairs,
+        "time_s": {"stage2_mggnet_train": report["time_s"]["train"]},
+    }
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,132 @@
+"""Frozen-backbone features: the quick profile's second stage (ARCHITECTURE.md, "The book").
+
+With ``freeze_backbone=True`` a run trains GAL, GCL and the heads on a pretrained backbone
+that does not change. Its block maps F_b (Sec. 3.2) and GAP(F_B) are therefore the same at
+every epoch, so they are computed once per split and kept beside the pretrained checkpoint,
+``<pretrain run>/features/<split>-<size>px-<tap>.pt`` (fp16, loaded ``weights_only=True``);
+every variant of the profile reuses them. A training step is then the part of
+:meth:`~mggnet_lite.nn.mggnet.MGGNet.forward` after the backbone
+(:meth:`~mggnet_lite.nn.mggnet.MGGNet.forward_features`): many more steps per second on a CPU.
+
+A feature file records the checkpoint it came from (size and modification time), the data
+folder and the split's size; one that does not match is computed again. Files are written
+atomically under a folder lock, so two processes never compute into one file at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import atomic_save
+from .data.loader import EpochPlan
+from .files import FolderLock
+
+
+def feature_dir(weights: str | os.PathLike) -> Path:
+    """Where the features of the backbone in ``weights`` (a run's ``last.pt``) are kept."""
+    return Path(weights).parent / "features"
+
+
+def _stamp(weights: Path, data: Path, n: int) -> dict[str, Any]:
+    st = weights.stat()
+    return {"checkpoint": str(weights.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "data": str(Path(data).resolve()), "n": n}
+
+
+@torch.inference_mode()
+def compute_features(backbone: torch.nn.Module, loader: Any, taps: Sequence[str],
+                     device: torch.device) -> dict[str, torch.Tensor]:
+    """``{tap: F_b (M, C, h, w)} | {"final": GAP(F_B) (M, C)}`` in fp16 on the CPU, for the
+    images of ``loader`` in order (no flips), with the backbone in eval mode."""
+    was = backbone.training
+    backbone.eval()
+    out: dict[str, list[torch.Tensor]] = {t: [] for t in (*taps, "final")}
+    try:
+        for x, _y in loader:
+            maps = backbone(x.to(device))
+            for t in taps:
+                out[t].append(maps[t].half().cpu())
+            out["final"].append(torch.flatten(F.adaptive_avg_pool2d(maps["final"], 1), 1)
+                                .half().cpu())
+    finally:
+        backbone.train(was)
+    return {t: torch.cat(v) for t, v in out.items()}
+
+
+def cached_features(backbone: torch.nn.Module, loader: Any, *, weights: str | os.PathLike,
+                    data: str | os.PathLike, split: str, image_size: int,
+                    taps: Sequence[str], device: torch.device, show: bool = False
+                    ) -> dict[str, torch.Tensor]:
+    """The features of ``split`` for ``taps`` (and ``"final"``): read from
+    :func:`feature_dir` when they match, else computed with ``backbone`` and written there."""
+    weights = Path(weights)
+    folder = feature_dir(weights)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = loader.num_samples
+    stamp = _stamp(weights, Path(data), n)
+    names = (*taps, "final")
+    paths = {t: folder / f"{split}-{image_size}px-{t}.pt" for t in names}
+    with FolderLock(folder / ".lock", what=f"computing features in {folder}"):
+        found: dict[str, torch.Tensor] = {}
+        for t, p in paths.items():
+            if p.is_file():
+                obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+                if obj.get("stamp") == stamp:
+                    found[t] = obj["features"]
+        if len(found) == len(names):
+            return found
+        if show:
+            print(f"computing frozen-backbone features of the {split} split ({n} images) "
+                  f"into {folder}", flush=True)
+        feats = compute_features(backbone, loader, taps, device)
+        for t, p in paths.items():
+            atomic_save({"stamp": stamp, "features": feats[t]}, p, what="frozen features")
+        return feats
+
+
+class FeatureLoader:
+    """Batches ``({tap: features}, labels)`` of one split for a frozen-backbone run: the
+    interface of :class:`~mggnet_lite.data.loader.Loader` that the training loop uses
+    (``len``, ``set_epoch``, ``start_at``, ``num_samples``, iteration). Shuffled per epoch
+    from ``(seed, epoch)``, no flips, last partial batch dropped."""
+
+    def __init__(self, feats: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int,
+                 *, seed: int, device: torch.device) -> None:
+        n = len(labels)
+        if any(len(v) != n for v in feats.values()):
+            raise ValueError(f"features and labels disagree on the number of images ({n})")
+        self.feats, self.labels, self.device = feats, labels.float(), device
+        self.batch_size = batch_size
+        self.plan = EpochPlan(n, batch_size, shuffle=True, flip=False, seed=seed, rank=0,
+                              world_size=1, drop_last=True, pad=False)
+        self.epoch, self._start = 0, 0
+
+    def __len__(self) -> int:
+        return self.plan.num_batches
+
+    @property
+    def num_samples(self) -> int:
+        return self.plan.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self._start = int(epoch), 0
+
+    def start_at(self, step: int) -> None:
+        if not 0 <= step <= len(self):
+            raise ValueError(f"start_at({step}): the epoch has {len(self)} batches")
+        self._start = int(step)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        idx, _ = self.plan.epoch(self.epoch)
+        bs, start = self.batch_size, self._start
+        self._start = 0
+        for b in range(start, len(self)):
+            i = idx[b * bs:(b + 1) * bs]
+            yield ({t: v[i].to(self.device).float() for t, v in self.feats.items()},
+                   self.labels[i].to(self.device))

@@ -1,0 +1,54 @@
+"""The statistics the chapters decide with (analysis.py): lift, affinity deviation, the paired
+bootstrap on a subset of entries, the hidden-group rows of the occlusion experiment."""
+
+from __future__ import annotations
+
+import torch
+
+from mggnet_lite import analysis
+from mggnet_lite.attributes import CELEBA_ATTRIBUTES, GROUPS
+
+
+def test_lift_is_one_for_uniform_masks_and_inverse_share_for_perfect_ones() -> None:
+    truth = torch.zeros(3, 2, 8, 8, dtype=torch.bool)
+    truth[:, 0, :2, :] = True  # a quarter of the image
+    truth[:, 1, :, :4] = True  # half of it
+    uniform = torch.ones(3, 2, 4, 4)
+    torch.testing.assert_close(analysis.lift(uniform, truth), torch.ones(2))
+    perfect = torch.nn.functional.interpolate(truth.float(), size=(4, 4), mode="area")
+    lift = analysis.lift(perfect, truth)
+    assert 3.0 < lift[0] <= 4.0 and 1.8 < lift[1] <= 2.0  # about 1 / share (upsampling blurs)
+    score, share = analysis.mean_localisation(uniform, truth, chunk=2)
+    torch.testing.assert_close(share, torch.tensor([0.25, 0.5], dtype=torch.float64))
+
+
+def test_affinity_deviation() -> None:
+    k = 8
+    uniform = (torch.ones(k, k) - torch.eye(k)) / (k - 1)
+    assert analysis.affinity_deviation(uniform) < 1e-6  # float32 input
+    one_sender = torch.roll(torch.eye(k), 1, dims=1)  # each row all on one sender
+    expected = ((1 - 1 / 7) + 6 / 7) / 7
+    assert abs(analysis.affinity_deviation(one_sender) - expected) < 1e-9
+
+
+def test_paired_difference_on_a_subset_counts_only_those_entries() -> None:
+    labels = torch.tensor([[1, 0], [1, 0], [0, 1], [0, 1]])
+    a = torch.tensor([[0.9, 0.9], [0.9, 0.9], [0.1, 0.1], [0.1, 0.1]])  # column 0 right, 1 wrong
+    b = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])  # both right
+    d, lo, hi = analysis.paired_difference(a, b, labels)
+    assert abs(d - 50.0) < 1e-9 and lo == hi == 50.0
+    col0 = torch.tensor([[True, False]] * 4)
+    assert analysis.paired_difference(a, b, labels, where=col0) == (0.0, 0.0, 0.0)
+    rows = torch.tensor([[False, False], [False, False], [False, True], [False, True]])
+    d, _, _ = analysis.paired_difference(a, b, labels, where=rows)  # rows 0, 1 left out
+    assert abs(d - 100.0) < 1e-9
+    assert analysis.verdict_word(0.1, 0.5) == "beats" and analysis.verdict_word(-1, 1) == \
+        "is within noise of" and analysis.verdict_word(-2, -1) == "is beaten by"
+
+
+def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:
+    rows = analysis.hidden_group_rows(["mouth", None, "eyes"], GROUPS, CELEBA_ATTRIBUTES)
+    assert rows.shape == (3, 40) and not rows[1].any()
+    got = {CELEBA_ATTRIBUTES[j] for j in rows[0].nonzero().flatten().tolist()}
+    assert got == set(GROUPS["mouth"])
+    assert rows[2].sum() == len(GROUPS["eyes"])
