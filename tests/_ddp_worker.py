@@ -19,7 +19,17 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     cfg = make_config(
         "quick",
-        sets=[
+        sets=[  # one end-to-end stage, as before the quick profile had two (DDP trains images)
+            "pretrain=none",
+            "freeze_backbone=false",
+            "optimizer=sgd",
+            "schedule=step",
+            "width=64",
+            "pool=gap",
+            "flip=true",
+            "lr=0.1",
+            "low_lr=0.01",
+            "weight_decay=0.0005",
             "image_size=32",
             "batch_size=8",
             "epochs_at_lr=1",
