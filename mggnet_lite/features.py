@@ -75,10 +75,9 @@ def cached_features(backbone: torch.nn.Module, loader: Any, *, weights: str | os
     with FolderLock(folder / ".lock", what=f"computing features in {folder}"):
         found: dict[str, torch.Tensor] = {}
         for t, p in paths.items():
-            if p.is_file():
-                obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
-                if obj.get("stamp") == stamp:
-                    found[t] = obj["features"]
+            obj = _read(p)
+            if obj is not None and obj.get("stamp") == stamp:
+                found[t] = obj["features"]
         if len(found) == len(names):
             return found
         if show:
@@ -88,6 +87,22 @@ def cached_features(backbone: torch.nn.Module, loader: Any, *, weights: str | os
         for t, p in paths.items():
             atomic_save({"stamp": stamp, "features": feats[t]}, p, what="frozen features")
         return feats
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A feature file's contents, or None when it is missing or unreadable (a damaged file is
+    computed again and replaced, never trusted)."""
+    if not path.is_file():
+        return None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # truncated zip, foreign pickle, ...: recompute
+        print(f"ignoring unreadable feature file {path} ({type(err).__name__}); computing it "
+              "again", flush=True)
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("features"), torch.Tensor):
+        return None
+    return obj
 
 
 class FeatureLoader:

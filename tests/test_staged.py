@@ -134,6 +134,14 @@ def test_quick_profile_two_stages_end_to_end(tmp_path) -> None:
                                             "weights": str(tmp_path / "run/pretrain/last.pt")})
     train(cfg2, tmp_path / "gal", root, progress=False)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # a damaged feature file is computed again (and replaced), never trusted
+    damaged = feature_dir(tmp_path / "run/pretrain/last.pt") / "train-64px-block3.pt"
+    good = torch.load(damaged, weights_only=True)
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    train(cfg2, tmp_path / "gal2", root, progress=False)
+    again = torch.load(damaged, weights_only=True)
+    assert again["stamp"] == good["stamp"]
+    torch.testing.assert_close(again["features"], good["features"])
     loaded, _ = load_model(tmp_path / "run")
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
