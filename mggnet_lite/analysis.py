@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .attributes import CELEBA_ATTRIBUTES, validate_groups
+from .metrics import THRESHOLD
 
 
 def conditional_cooccurrence(labels: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -182,7 +183,7 @@ def paired_difference(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, *,
                       ) -> tuple[float, float, float]:
     """Mean accuracy of ``b`` minus ``a`` in points, and its 95% paired bootstrap interval
     over the images (rows): ``(diff, lo, hi)``. ``a``, ``b``: (M, N) probabilities, thresholded
-    at 0.5 (Sec. 4.1); ``labels``: (M, N) 0/1. ``where``: (M, N) bool, the entries that count
+    at :data:`~mggnet_lite.metrics.THRESHOLD` (Sec. 4.1); ``labels``: (M, N) 0/1. ``where``: (M, N) bool, the entries that count
     (e.g. each image's hidden group's attributes); rows with none are left out."""
     if where is None:
         where = torch.ones(labels.shape, dtype=torch.bool)
@@ -191,7 +192,7 @@ def paired_difference(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, *,
     labels, a, b = labels[keep], a[keep], b[keep]
 
     def correct(p: torch.Tensor) -> torch.Tensor:  # per image, over the counted columns
-        return (((p >= 0.5) == labels.bool()).double() * w).sum(1) / w.sum(1)
+        return (((p >= THRESHOLD) == labels.bool()).double() * w).sum(1) / w.sum(1)
 
     correct_a, correct_b = correct(a), correct(b)
     diff = 100 * float((correct_b - correct_a).mean())

@@ -3,7 +3,7 @@ data, the device.
 
 Every chapter starts with :func:`banner`, which says which profile it runs in
 (``MGGNET_PROFILE=quick|full``; quick unless a GPU *and* real data are present, see
-:func:`mggnet_lite.profiles.choose_profile`), on which device, and on which data:
+:func:`mggnet_lite.training.config.choose_profile`), on which device, and on which data:
 
 * no ``MGGNET_DATA``: SynthFaces, rendered once by :func:`book_data` into
   ``<repo>/data/synthfaces-<n>-<seed>/`` (or ``$MGGNET_BOOK_CACHE``) and reused after;
@@ -30,7 +30,9 @@ from typing import Any
 import torch
 
 from . import __version__
-from .profiles import choose_profile, is_synthfaces, make_config
+from .data.synthfaces.writer import is_synthfaces
+from .files import user_cache_dir
+from .training.config import choose_profile, make_config
 
 #: SynthFaces seed used by the book (the trainer's default too).
 BOOK_SEED = 0
@@ -44,12 +46,12 @@ def repo_root() -> Path | None:
 
 def cache_dir() -> Path:
     """Where the book keeps generated data: ``$MGGNET_BOOK_CACHE``, else ``<repo>/data``
-    (git-ignored), else ``~/.cache/mggnet_lite``."""
+    (git-ignored), else this user's cache (:func:`~mggnet_lite.files.user_cache_dir`)."""
     env = os.environ.get("MGGNET_BOOK_CACHE")
     if env:
         return Path(env).expanduser()
     root = repo_root()
-    return root / "data" if root is not None else Path.home() / ".cache" / "mggnet_lite"
+    return root / "data" if root is not None else user_cache_dir()
 
 
 def real_data_root() -> Path | None:
@@ -86,7 +88,7 @@ def synth_root(n: int | None = None, seed: int = BOOK_SEED,
                occlusion: dict[str, float] | None = None) -> Path:
     """The folder :func:`book_data` renders SynthFaces into (it may not exist yet); ``n=None``:
     this profile's size and occlusion."""
-    from .run import synth_name
+    from .training.run import synth_name
 
     if n is None:
         n, occlusion = default_synth_n(), default_occlusion()
@@ -278,7 +280,7 @@ def _main(argv: list[str] | None = None) -> int:
 
 def runs_dir() -> Path:
     """Where the book keeps its training runs: ``$MGGNET_BOOK_RUNS``, else ``<repo>/runs/book``
-    (git-ignored), else ``~/.cache/mggnet_lite/runs``."""
+    (git-ignored), else ``runs`` in :func:`cache_dir`."""
     env = os.environ.get("MGGNET_BOOK_RUNS")
     if env:
         return Path(env).expanduser()
@@ -288,7 +290,7 @@ def runs_dir() -> Path:
 
 def book_config(variant: str = "mggnet", **settings):
     """The training config a chapter uses: this profile's settings (``profiles.make_config``),
-    the variant, then ``settings`` (any :class:`~mggnet_lite.profiles.TrainConfig` field).
+    the variant, then ``settings`` (any :class:`~mggnet_lite.training.config.TrainConfig` field).
 
     ``$MGGNET_BOOK_MAX_STEPS=N`` caps every epoch at N steps: a smoke run that exercises the
     chapters in seconds (its runs get their own folders; its numbers mean nothing).
@@ -307,9 +309,9 @@ def book_config(variant: str = "mggnet", **settings):
 
 
 def pretrain_folder(cfg) -> Path:
-    """The run folder of ``cfg``'s pretraining stage (:func:`~mggnet_lite.profiles.
+    """The run folder of ``cfg``'s pretraining stage (:func:`~mggnet_lite.training.config.
     pretrain_config`), in :func:`runs_dir` like every other run."""
-    from .profiles import pretrain_config
+    from .training.config import pretrain_config
 
     return run_folder(pretrain_config(cfg))
 
@@ -347,68 +349,36 @@ def _text_progress_bars(active: bool = True):
         tqdm.auto.tqdm = saved
 
 
-def _load_or_train(variant: str, cfg: Any, out: Path, progress: bool
-                   ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The body of :func:`trained_model`, run while holding the run folder's lock."""
-    import json
-
-    from .checkpoint import CheckpointError, check_config, load_model
-    from .train import RESUME_FREE, train
-
-    ckpt_path, results = out / "last.pt", out / "results.json"
-    if ckpt_path.is_file() and results.is_file():
-        try:
-            model, ckpt = load_model(ckpt_path)
-            check_config(ckpt, cfg.to_dict(), ckpt_path, ignore=RESUME_FREE)
-        except CheckpointError as err:
-            raise CheckpointError(
-                f"{err}\nThe book will not use a stale run: delete {out} and re-run this cell "
-                "to train it again."
-            ) from None
-        print(f"loaded {variant} from {out} (trained earlier; delete the folder to retrain)")
-        return model, json.loads(results.read_text())
-    resume = ckpt_path.is_file()
-    print(f"{'resuming' if resume else 'training'} {variant} -> {out}", flush=True)
-    with _text_progress_bars(not progress):
-        result = train(cfg, out, book_data(), resume=resume, progress=progress, lock="held")
-    t = result.report.get("time_s", {})
-    print(f"trained in {t.get('train', float('nan')):.0f} s on "
-          f"{result.report.get('machine', {}).get('name', '?')}")
-    return result.model, result.report
-
-
 def trained_model(variant: str = "mggnet", *, progress: bool = False,
                   taps: Sequence[str] | None = None, **settings: Any
                   ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """``(model, report)`` of a run with the book's config: loaded when the run folder holds a
-    finished run (``last.pt`` + ``results.json``), resumed when it holds an interrupted one,
-    trained otherwise. The model is in eval mode on :func:`device`.
+    """``(model, report)`` of a run with the book's config (:func:`book_config`), in
+    :func:`run_folder`: loaded when it holds a finished run, resumed when it holds an
+    interrupted one, trained otherwise, by the trainer's own
+    :func:`~mggnet_lite.training.train.ensure_run` (its stage 1 first, by
+    :func:`~mggnet_lite.training.train.ensure_pretrained`). The model is in eval mode on
+    :func:`device`.
 
-    ``taps``: the blocks GAL / GCL sit on (default both, ``("block3", "block4")``); chapter 6's
+    ``taps``: the blocks GAL / GCL sit on (default both, ``paper.TAPS``); chapter 6's
     block ablation passes one (``TrainConfig.taps``, so it is in the run's hash).
 
-    A checkpoint made with another config or package version is refused loudly (it never
-    silently stops matching the code); delete the run folder to retrain.
+    Another kernel (or ``make test`` beside ``make book``) that trains the same run first is
+    waited for, then its run is loaded. A checkpoint made with another config or package
+    version is refused loudly (it never silently stops matching the code); delete the run
+    folder to retrain.
     """
-
-    from .train import run_lock
+    from .training.checkpoint import load_model
+    from .training.train import ensure_pretrained, ensure_run
 
     if taps is not None:
         settings["taps"] = tuple(taps)
-    cfg = book_config(variant, **settings)
-    if cfg.pretrain and cfg.weights == str(pretrain_folder(cfg) / "last.pt"):
-        from .profiles import pretrain_config
-
-        pre = pretrain_config(cfg)  # stage 1, shared: the backbone every variant starts from
-        with run_lock(pretrain_folder(cfg)):
-            _load_or_train(f"the pretrained backbone ({pre.variant}, stage 1)", pre,
-                           pretrain_folder(cfg), progress)
-    out = run_folder(cfg)
-    # one writer per run folder: another kernel (or `make test` beside `make book`) that
-    # trains this run first is waited for (it says who), then its run is loaded or resumed
-    with run_lock(out):
-        model, report = _load_or_train(variant, cfg, out, progress)
-    return model.to(device()).eval(), report
+    cfg, data = book_config(variant, **settings), book_data()
+    with _text_progress_bars(not progress):
+        if cfg.pretrain:  # stage 1, shared: the backbone every variant starts from
+            ensure_pretrained(cfg, pretrain_folder(cfg), data, progress=progress)
+        folder = ensure_run(cfg, run_folder(cfg), data, progress=progress)
+    model, _ = load_model(folder.checkpoint)
+    return model.to(device()).eval(), folder.read_results()
 
 
 # --------------------------------------------------------------------------------------
@@ -423,7 +393,7 @@ def format_grid(title: str, columns: Sequence[str], published: Mapping[str, Mapp
     """A paper table twice, same rows and columns: the published numbers, then ours, each
     under the name of the data it was measured on (never one column holding both).
     ``published`` / ``ours``: ``{row: {column: value}}``; a missing cell prints ``-``."""
-    from .evaluate import VARIANT_NAMES
+    from .training.evaluate import VARIANT_NAMES
 
     head = f"  {'':<12}" + "".join(f"{VARIANT_NAMES.get(c, c) + ' (%)':>{width}}" for c in columns)
 
@@ -446,7 +416,7 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
     ``labels`` (M, 40); per tapped block ``b``: ``gal:b`` / ``gcl:b`` (M, 40) the sigmoids of
     Y^{b,GAL} / Y^{b,GCL} (Eq. 3), ``affinity:b`` (M, K, K) and ``masks:b`` (M, K, h, w)."""
     from .data import make_loader, resolve_loader
-    from .evaluate import open_split
+    from .training.evaluate import open_split
 
     cfg = report["config"]
     dev = device()

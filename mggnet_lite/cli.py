@@ -15,12 +15,12 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mggnet_lite.data.synthfaces", "render a SynthFaces set in CelebA's layout"),
     "cache": ("mggnet_lite.data.cache", "decode a split once into a uint8 memory-mapped cache"),
-    "train": ("mggnet_lite.train", "train a model (paper Sec. 4.1 schedule by default)"),
-    "evaluate": ("mggnet_lite.evaluate", "evaluate a run or checkpoint in the paper's tables"),
+    "train": ("mggnet_lite.training.train", "train a model (paper Sec. 4.1 schedule by default)"),
+    "evaluate": ("mggnet_lite.training.evaluate", "evaluate a run or checkpoint in the paper's tables"),
     "params": ("mggnet_lite.nn.params", "parameter counts of each variant beside the paper's"),
-    "bench": ("mggnet_lite.bench", "end-to-end training throughput: plain pipeline vs ours"),
-    "predict": ("mggnet_lite.predict", "attributes of the faces in your photos, with masks and graph"),
-    "export": ("mggnet_lite.export", "export a run as ONNX or TorchScript with a model card"),
+    "bench": ("mggnet_lite.training.bench", "end-to-end training throughput: plain pipeline vs ours"),
+    "predict": ("mggnet_lite.deploy.predict", "attributes of the faces in your photos, with masks and graph"),
+    "export": ("mggnet_lite.deploy.export", "export a run as ONNX or TorchScript with a model card"),
 }
 
 
@@ -46,10 +46,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if argv else 2
         parser.error(f"unknown command {argv[0]!r}; choose one of {', '.join(SUBCOMMANDS)}")
     name, rest = argv[0], argv[1:]
-    busy = _busy_run_folder(rest) if name == "train" else None
-    if busy is not None:  # refuse at once, before the seconds it takes to import torch
-        print(f"train: error: {busy}", file=sys.stderr)
-        return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
     sub = argparse.ArgumentParser(
         prog=f"python -m mggnet_lite {name}", description=SUBCOMMANDS[name][1]
@@ -57,23 +53,3 @@ def main(argv: list[str] | None = None) -> int:
     module.configure_parser(sub)
     args = sub.parse_args(rest)
     return int(module.cli_main(args) or 0)
-
-
-def _busy_run_folder(argv: list[str]) -> str | None:
-    """The refusal message when ``--out`` names a run folder another live process trains into
-    (``train.py`` takes the same lock for the whole run; this only answers sooner)."""
-    import os
-    from pathlib import Path
-
-    from .files import FolderBusyError, FolderLock
-
-    out = next((a.split("=", 1)[1] for a in argv if a.startswith("--out=")), None)
-    if out is None and "--out" in argv[:-1]:
-        out = argv[argv.index("--out") + 1]
-    if out is None or os.environ.get("RANK", "0") != "0" or not Path(out).is_dir():
-        return None
-    try:
-        FolderLock(Path(out) / ".lock", what=f"training into {out}").acquire(wait=False).release()
-    except FolderBusyError as err:
-        return str(err)
-    return None

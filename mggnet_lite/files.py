@@ -14,9 +14,18 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+def user_cache_dir() -> Path:
+    """This user's cache of generated files (SynthFaces sets the trainer renders when no data
+    folder is given; the book's data and runs outside a source checkout):
+    ``$XDG_CACHE_HOME/mggnet_lite``, else ``~/.cache/mggnet_lite``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "mggnet_lite"
 
 
 def _default_mode() -> int:
@@ -125,6 +134,10 @@ def atomic_write_json(
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=str) + "\n", what=what)
 
 
+#: the locks this process holds: (lock file, pid, thread) -> [file descriptor, depth]
+_HELD: dict[tuple[str, int, int], list[int]] = {}
+
+
 class FolderLock:
     """An exclusive advisory lock (``fcntl.flock``) on a lock file: one writer per folder.
 
@@ -133,10 +146,18 @@ class FolderLock:
     messages of those who find it taken. ``wait=False``: raise :class:`FolderBusyError` at
     once instead of waiting; ``wait=True``: print once who we wait for (``what`` says what
     they are doing), then wait. Where ``fcntl`` is missing (Windows) locking is a no-op.
+
+    Re-entrant within a thread: acquiring a lock file this thread already holds (through this
+    object or another) counts one level deeper and returns at once; the file is unlocked when
+    every level is released. Another thread or process waits (or is refused) as usual.
     """
 
     def __init__(self, path: str | os.PathLike, *, what: str = "writing there") -> None:
-        self.path, self.what, self.fd = Path(path), what, -1
+        self.path, self.what = Path(path), what
+        self.depth = 0  # levels this object holds
+
+    def _key(self) -> tuple[str, int, int]:
+        return (os.path.realpath(self.path), os.getpid(), threading.get_ident())
 
     def holder(self) -> str:
         """The pid recorded by the current holder, or ``unknown``."""
@@ -147,35 +168,55 @@ class FolderLock:
 
     def acquire(self, wait: bool = True) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: single-process use is still safe
+        key = self._key()
+        if key in _HELD:  # this thread holds it already: one level deeper
+            _HELD[key][1] += 1
+            self.depth += 1
             return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                pid = self.holder()
-                os.close(self.fd)
-                self.fd = -1
-                raise FolderBusyError(self.path.parent, pid, self.what) from None
-            print(f"waiting for pid {self.holder()} ({self.what}, lock {self.path})", flush=True)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+            _flock(fd, self, wait)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD[key] = [fd, 1]
+        self.depth += 1
         return self
 
     def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing releases the flock
-            self.fd = -1
+        """Release one level this object holds (a no-op when it holds none)."""
+        if self.depth == 0:
+            return
+        key = self._key()
+        self.depth -= 1
+        held = _HELD[key]
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[key]
+            os.close(held[0])  # closing releases the flock
 
     def __enter__(self) -> FolderLock:
         return self.acquire(wait=True)
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _flock(fd: int, lock: FolderLock, wait: bool) -> None:
+    """Take the exclusive flock on ``fd``: at once, or after saying whom we wait for."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: single-process use is still safe
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            raise FolderBusyError(lock.path.parent, lock.holder(), lock.what) from None
+        print(f"waiting for pid {lock.holder()} ({lock.what}, lock {lock.path})", flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 class FolderBusyError(RuntimeError):

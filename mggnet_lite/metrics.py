@@ -12,12 +12,16 @@ from collections.abc import Sequence
 
 import torch
 
+#: the decision rule of Sec. 4.1: an attribute is predicted present when Y_a (Eq. 4) is at
+#: least this; every count, table, explorer and ``predict`` of the package uses it
+THRESHOLD = 0.5
+
 
 class AttributeMetrics:
     """Accumulates per-attribute confusion counts over batches."""
 
     def __init__(self, num_attributes: int = 40, device: torch.device | str = "cpu",
-                 threshold: float = 0.5) -> None:
+                 threshold: float = THRESHOLD) -> None:
         self.threshold = threshold
         self.counts = torch.zeros(4, num_attributes, dtype=torch.long, device=device)
 

@@ -477,7 +477,7 @@ def plot_param_breakdown(rows, *, title: str | None = None):
 
 def read_history(run) -> list[dict]:
     """The per-epoch rows of a run: its folder's ``metrics.jsonl`` (one JSON object a line,
-    written by :func:`mggnet_lite.train.train`), a results dict with ``history``, or the rows."""
+    written by :func:`mggnet_lite.training.train.train`), a results dict with ``history``, or the rows."""
     import json
 
     if isinstance(run, str | os.PathLike):

@@ -1,6 +1,6 @@
 """One rank of the DDP test (tests/test_ddp.py), started by ``torchrun --nproc_per_node=2``.
 
-Trains a few steps with :func:`mggnet_lite.train.train` (gloo on CPU), then writes this rank's
+Trains a few steps with :func:`mggnet_lite.training.train.train` (gloo on CPU), then writes this rank's
 weights and the evaluation counts it holds after the all_reduce to ``OUT/rank<r>.pt``.
 """
 
@@ -11,8 +11,8 @@ import sys
 
 import torch
 
-from mggnet_lite.profiles import make_config
-from mggnet_lite.train import train
+from mggnet_lite.training.config import make_config
+from mggnet_lite.training.train import train
 
 if __name__ == "__main__":
     data, out = sys.argv[1], sys.argv[2]

@@ -8,7 +8,7 @@ import sys
 
 from _train_helpers import REPO, run, synth_root
 
-from mggnet_lite.bench import machine_slug
+from mggnet_lite.training.bench import machine_slug
 
 
 def test_throughput_script_ci_size(tmp_path):

@@ -13,17 +13,18 @@ import pytest
 import torch
 from _train_helpers import TINY_SETS, synth_root
 
-import mggnet_lite.train as train_mod
+import mggnet_lite.training.run as run_mod
+import mggnet_lite.training.train as train_mod
 from mggnet_lite import __version__
-from mggnet_lite.checkpoint import (
+from mggnet_lite.training.checkpoint import (
     CheckpointError,
     atomic_save,
     check_config,
     load_checkpoint,
     make_checkpoint,
 )
-from mggnet_lite.evaluate import cli_main, configure_parser
-from mggnet_lite.profiles import make_config
+from mggnet_lite.training.config import make_config
+from mggnet_lite.training.evaluate import cli_main, configure_parser
 
 
 class _Evil:
@@ -124,7 +125,7 @@ def test_resume_with_other_config_is_refused(tmp_path, data):
 
 def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(tmp_path, data, monkeypatch):
     cfg = tiny_config()
-    real_loss = train_mod.mggnet_loss
+    real_loss = run_mod.mggnet_loss
     calls = {"n": 0}
     bad_call = 22  # global step 22: in epoch 2 (19 steps per epoch at 77 images / batch 4)
 
@@ -133,7 +134,7 @@ def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(tmp_path, data, monke
         calls["n"] += 1
         return loss * math.nan if calls["n"] == bad_call + 1 else loss
 
-    monkeypatch.setattr(train_mod, "mggnet_loss", poisoned)
+    monkeypatch.setattr(run_mod, "mggnet_loss", poisoned)  # the loss setup_run gives the run
     out = tmp_path / "run"
     with pytest.raises(train_mod.NonFiniteLossError) as err:
         train_mod.train(cfg, out, data, progress=False)
@@ -147,7 +148,7 @@ def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(tmp_path, data, monke
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
     assert not (out / "results.json").exists()
     # the kept checkpoint resumes cleanly once the loss is healthy again
-    monkeypatch.setattr(train_mod, "mggnet_loss", real_loss)
+    monkeypatch.setattr(run_mod, "mggnet_loss", real_loss)
     res = train_mod.train(cfg, out, data, resume=True, progress=False)
     assert [h["epoch"] for h in res.history] == [1, 2]
     assert json.loads((out / "results.json").read_text())["data"]["name"] == "SynthFaces"

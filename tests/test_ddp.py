@@ -15,7 +15,7 @@ from _train_helpers import REPO, env, synth_root
 
 from mggnet_lite import build_model
 from mggnet_lite.data import CelebA, make_loader, open_cache
-from mggnet_lite.evaluate import run_eval
+from mggnet_lite.training.evaluate import run_eval
 
 
 def _torchrun() -> list[str]:

@@ -14,8 +14,8 @@ from PIL import Image, ImageOps
 
 cv2 = pytest.importorskip("cv2", reason="face detection needs opencv-python-headless<5")
 
-from mggnet_lite import faces  # noqa: E402
-from mggnet_lite.faces import CANONICAL, CROP_SIZE, apply_transform, detect_and_align  # noqa: E402
+from mggnet_lite.deploy import faces  # noqa: E402
+from mggnet_lite.deploy.faces import CANONICAL, CROP_SIZE, apply_transform, detect_and_align  # noqa: E402
 
 #: hand-measured pupil centres of grace_hopper.jpg (512 x 600), image-left eye first
 TRUTH = {"left_eye": (221.5, 188.5), "right_eye": (302.5, 186.0)}

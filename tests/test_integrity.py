@@ -23,12 +23,17 @@ import pytest
 import torch
 from PIL import Image
 
-from mggnet_lite.checkpoint import CheckpointError, atomic_save, load_checkpoint, make_checkpoint
 from mggnet_lite.data import build_cache, open_cache
 from mggnet_lite.data.cache import IMAGES, LABELS, NAMES, verify_cache
 from mggnet_lite.data.errors import DatasetFormatError, open_rgb
 from mggnet_lite.files import DiskFullError, atomic_write_json
 from mggnet_lite.parallel import WorkerError, imap_unordered
+from mggnet_lite.training.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    load_checkpoint,
+    make_checkpoint,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -202,7 +207,7 @@ def test_file_size_limit_in_a_child_gives_a_disk_full_error(tmp_path: Path) -> N
     code = textwrap.dedent(f"""
         import resource, torch
         from pathlib import Path
-        from mggnet_lite.checkpoint import atomic_save, make_checkpoint, load_checkpoint
+        from mggnet_lite.training.checkpoint import atomic_save, make_checkpoint, load_checkpoint
         from mggnet_lite.files import DiskFullError
         p = Path({str(tmp_path)!r}) / "last.pt"
         atomic_save(make_checkpoint({{}}, model={{"w": torch.zeros(10)}}), p)

@@ -18,8 +18,8 @@ from test_export import train_tiny_run
 
 pytest.importorskip("cv2", reason="face detection needs opencv-python-headless<5")
 
-from mggnet_lite import predict  # noqa: E402
 from mggnet_lite.attributes import CELEBA_ATTRIBUTES, GROUPS  # noqa: E402
+from mggnet_lite.deploy import predict  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_cli_json_errors_and_no_face(tmp_path, run, inputs, capsys):
 
 
 def test_explain_draws_the_models_masks(tmp_path, run, predictor, inputs, photo):
-    from mggnet_lite.faces import detect_and_align
+    from mggnet_lite.deploy.faces import detect_and_align
 
     rc = predict.cli_main(_args(photo, "--run", str(run), "--explain", str(tmp_path / "ex")))
     assert rc == 0

@@ -9,11 +9,11 @@ import pytest
 import torch
 from _train_helpers import synth_root
 
-from mggnet_lite.checkpoint import load_checkpoint, load_model
-from mggnet_lite.features import FeatureLoader, feature_dir
 from mggnet_lite.nn import GroupAttention, build_backbone, build_model
-from mggnet_lite.profiles import choose_profile, make_config, pretrain_config
-from mggnet_lite.train import train
+from mggnet_lite.training.checkpoint import load_checkpoint, load_model
+from mggnet_lite.training.config import choose_profile, make_config, pretrain_config
+from mggnet_lite.training.features import FeatureLoader, feature_dir
+from mggnet_lite.training.train import train
 
 
 def test_width_scales_every_resnet_stage() -> None:
@@ -78,11 +78,11 @@ def test_pretrain_config_is_shared_by_variants_and_taps() -> None:
 
 def test_a_gpu_without_real_data_gets_the_synth_profile(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("MGGNET_PROFILE", raising=False)
-    monkeypatch.setattr("mggnet_lite.profiles.has_gpu", lambda: True)
+    monkeypatch.setattr("mggnet_lite.training.config.has_gpu", lambda: True)
     assert choose_profile(None, None) == "synth"
     (tmp_path / "celeba").mkdir()
     assert choose_profile(None, tmp_path / "celeba") == "full"
-    monkeypatch.setattr("mggnet_lite.profiles.has_gpu", lambda: False)
+    monkeypatch.setattr("mggnet_lite.training.config.has_gpu", lambda: False)
     assert choose_profile(None, tmp_path / "celeba") == "quick"
     cfg = make_config("synth")
     assert (cfg.image_size, cfg.width, cfg.epochs_at_lr, cfg.epochs_at_low_lr) == (224, 64, 9, 5)
@@ -174,7 +174,8 @@ def test_synth_profile_runs_on_a_cpu_with_a_size_override(tmp_path) -> None:
     cfg = make_config("synth", root, sets={
         "device": "cpu", "amp": "none", "channels_last": False, "image_size": 64,
         "batch_size": 8, "max_steps_per_epoch": 2, "threads": 1,
-        "pretrain": {**make_config("synth").pretrain, "epochs_at_lr": 1, "epochs_at_low_lr": 0}})
+        "pretrain": {**make_config("synth").pretrain, "epochs_at_lr": 1, "epochs_at_low_lr": 0,
+                     "batch_size": 8}})
     assert (cfg.profile, cfg.freeze_backbone, cfg.epochs) == ("synth", False, 14)
     result = train(cfg, tmp_path / "run", root, progress=False)
     assert (tmp_path / "run" / "pretrain" / "results.json").is_file()

@@ -13,8 +13,8 @@ import pytest
 import torch
 from _train_helpers import env, run, synth_root, train_cmd
 
-from mggnet_lite.evaluate import format_tables
-from mggnet_lite.profiles import PAPER_SCHEDULES, TrainConfig, make_config
+from mggnet_lite.training.config import PAPER_SCHEDULES, TrainConfig, make_config
+from mggnet_lite.training.evaluate import format_tables
 
 TIMING_KEYS = {"seconds", "images_per_s"}
 
@@ -180,7 +180,7 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data):
 
 def test_float_output_casts_bf16_logits_for_the_loss():
     from mggnet_lite import build_model, mggnet_loss
-    from mggnet_lite.train import float_output
+    from mggnet_lite.training.train import float_output
 
     torch.manual_seed(0)
     model = build_model("mggnet", "resnet18", None).eval()
@@ -199,7 +199,7 @@ def test_float_output_casts_bf16_logits_for_the_loss():
 def test_balanced_criterion_and_val_split_in_process(tmp_path, data):
     from _train_helpers import TINY_SETS
 
-    from mggnet_lite.train import train
+    from mggnet_lite.training.train import train
 
     cfg = make_config(
         "quick",

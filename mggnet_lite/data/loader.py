@@ -189,7 +189,52 @@ def _resident_images(cache: CachedSplit, device: torch.device) -> torch.Tensor:
     return images
 
 
-class Loader:
+class PlannedLoader:
+    """Batches drawn by an :class:`EpochPlan`: the interface the training loop uses (``len``,
+    ``num_samples``, ``set_epoch``, ``start_at``, iteration). A subclass says how a batch of
+    sample indices and flips becomes tensors (:meth:`_iter_batches`)."""
+
+    def __init__(self, plan: EpochPlan) -> None:
+        self.plan, self.batch_size = plan, plan.batch_size
+        self.epoch, self._start = 0, 0
+
+    def __len__(self) -> int:
+        return self.plan.num_batches
+
+    @property
+    def num_samples(self) -> int:
+        """Samples per epoch for this rank."""
+        return self.plan.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (its shuffle order and flips); also clears :meth:`start_at`."""
+        self.epoch, self._start = int(epoch), 0
+
+    def start_at(self, step: int) -> None:
+        """Make the next pass skip the first ``step`` batches of the current epoch (exact
+        mid-epoch resume); skipped batches are never read."""
+        if not 0 <= step <= len(self):
+            raise ValueError(f"start_at({step}): the epoch has {len(self)} batches")
+        self._start = int(step)
+
+    def batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(indices, flips) of each batch of the current epoch, for inspection and tests."""
+        idx, flips = self.plan.epoch(self.epoch)
+        bs = self.batch_size
+        return [
+            (idx[b * bs : (b + 1) * bs], flips[b * bs : (b + 1) * bs]) for b in range(len(self))
+        ]
+
+    def __iter__(self) -> Iterator[Any]:
+        todo = self.batches()[self._start :]
+        self._start = 0  # a resume offset applies to one pass only
+        return self._iter_batches(todo)
+
+    def _iter_batches(self, todo: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[Any]:
+        raise NotImplementedError
+
+
+class Loader(PlannedLoader):
     """Iterate ``(x, y)``: x float32 (B, 3, S, S) normalised with ImageNet mean/std, y float32
     (B, 40) 0/1, both on ``device``. See :func:`make_loader`."""
 
@@ -204,10 +249,9 @@ class Loader:
         workers: int,
         memory_format: torch.memory_format,
     ) -> None:
-        self.source, self.plan, self.path = source, plan, path
+        super().__init__(plan)
+        self.source, self.path = source, path
         self.image_size, self.device, self.memory_format = image_size, device, memory_format
-        self.batch_size = plan.batch_size
-        self.epoch, self._start = 0, 0
         if path == "pil":
             self._sampler = _BatchList()
             self._dl = torch.utils.data.DataLoader(
@@ -230,36 +274,9 @@ class Loader:
             h, w = cache.images.shape[1:3]
             self._antialias = image_size < h or image_size < w
 
-    def __len__(self) -> int:
-        return self.plan.num_batches
-
-    @property
-    def num_samples(self) -> int:
-        """Samples per epoch for this rank."""
-        return self.plan.num_samples
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch (its shuffle order and flips); also clears :meth:`start_at`."""
-        self.epoch, self._start = int(epoch), 0
-
-    def start_at(self, step: int) -> None:
-        """Make the next pass skip the first ``step`` batches of the current epoch (exact
-        mid-epoch resume); skipped batches are never decoded."""
-        if not 0 <= step <= len(self):
-            raise ValueError(f"start_at({step}): the epoch has {len(self)} batches")
-        self._start = int(step)
-
-    def batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(indices, flips) of each batch of the current epoch, for inspection and tests."""
-        idx, flips = self.plan.epoch(self.epoch)
-        bs = self.batch_size
-        return [
-            (idx[b * bs : (b + 1) * bs], flips[b * bs : (b + 1) * bs]) for b in range(len(self))
-        ]
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        todo = self.batches()[self._start :]
-        self._start = 0  # a resume offset applies to one pass only
+    def _iter_batches(
+        self, todo: Sequence[tuple[torch.Tensor, torch.Tensor]]
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.path == "pil":
             yield from self._iter_pil(todo)
         else:

@@ -27,8 +27,12 @@ import torch
 import torchvision
 from torch import nn
 
+from ..paper import TAPS
+
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "vgg16", "alexnet")
 BLOCKS: tuple[str, ...] = ("block1", "block2", "block3", "block4", "block5")
+#: the blocks GAL / GCL may sit on (block5 is F_B, the base prediction's input)
+TAP_BLOCKS: tuple[str, ...] = BLOCKS[:-1]
 _MIN_SIZE = {"resnet18": 32, "resnet34": 32, "vgg16": 32, "alexnet": 63}
 #: seconds a ``weights="imagenet"`` download may wait on the network before giving up.
 DOWNLOAD_TIMEOUT_S = 10.0
@@ -47,10 +51,10 @@ class Backbone(nn.Module):
         self.stages = stages
         self.channels = channels
         self.min_size = _MIN_SIZE[name]
-        bad = [t for t in taps if t not in BLOCKS[:-1]]
+        bad = [t for t in taps if t not in TAP_BLOCKS]
         if bad:
             raise ValueError(
-                f"taps={list(taps)}: {bad} not among {list(BLOCKS[:-1])} (block5 is F_B, "
+                f"taps={list(taps)}: {bad} not among {list(TAP_BLOCKS)} (block5 is F_B, "
                 "used for the base prediction; the default taps are block3 and block4)"
             )
         if len(set(taps)) != len(taps):
@@ -172,7 +176,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 def build_backbone(
     name: str = "resnet18",
-    taps: Sequence[str] = ("block3", "block4"),
+    taps: Sequence[str] = TAPS,
     weights: str | os.PathLike | None = None,
     width: int = 64,
 ) -> Backbone:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..attributes import CELEBA_ATTRIBUTES, validate_groups
+from ..paper import TAPS
 from .backbones import build_backbone
 from .gal import GroupAttention
 from .gcl import GraphCorrelation
@@ -81,7 +82,7 @@ class MGGNet(nn.Module):
         weights: str | os.PathLike | None = None,
         *,
         groups: Mapping[str, Sequence[str]] | None = None,
-        taps: Sequence[str] = ("block3", "block4"),
+        taps: Sequence[str] = TAPS,
         alpha: float = 0.5,
         gal_reduction: int = 8,
         attributes: Sequence[str] = CELEBA_ATTRIBUTES,
@@ -160,7 +161,7 @@ class MGGNet(nn.Module):
         """Everything after the backbone, from its maps ``{tap: F_b} | {"final": F_B}``.
 
         ``"final"`` may also be GAP(F_B) already, (B, C): what a frozen-backbone stage caches
-        (:mod:`mggnet_lite.features`)."""
+        (:mod:`mggnet_lite.training.features`)."""
         final = feats["final"]
         pooled = final if final.dim() == 2 else torch.flatten(F.adaptive_avg_pool2d(final, 1), 1)
         base = self.base_head(pooled)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..attributes import GROUPS
+from ..metrics import THRESHOLD
 from .outputs import ImageOutputs, OutputCache
 from .raster import resize_mask
 
@@ -126,7 +127,7 @@ def attribute_table(
         t = attributes.index(a)
         p = float(item.probs[t])
         truth = None if item.target is None else int(item.target[t])
-        ok = "" if truth is None else ("✓" if (p >= 0.5) == bool(truth) else "✗")
+        ok = "" if truth is None else ("✓" if (p >= THRESHOLD) == bool(truth) else "✗")
         bar = (
             f'<div style="background:#dde;width:100px;height:10px;display:inline-block">'
             f'<div style="background:#3b6fd4;width:{p * 100:.0f}px;height:10px"></div>'

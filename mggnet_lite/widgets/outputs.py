@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.loader import IMAGENET_MEAN, IMAGENET_STD
+from ..data.loader import pil_to_tensor
 
 
 @runtime_checkable
@@ -98,8 +98,6 @@ class OutputCache:
         self.image_size, self.device = int(image_size), torch.device(device)
         self.max_items, self.display_max = max_items, display_max
         self._items: OrderedDict[int, ImageOutputs] = OrderedDict()
-        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.forward_seconds = 0.0
 
     def __len__(self) -> int:
@@ -146,21 +144,9 @@ class OutputCache:
 
     def _compute(self, indices: list[int]) -> None:
         loaded = [self._load(i) for i in indices]
-        s = self.image_size
-        x = (
-            torch.stack(
-                [
-                    torch.from_numpy(
-                        np.asarray(img.resize((s, s), Image.BILINEAR), np.uint8).copy()
-                    )
-                    for img, _, _ in loaded
-                ]
-            )
-            .permute(0, 3, 1, 2)
-            .float()
-            .div_(255)
-        )
-        x = ((x - self._mean) / self._std).to(self.device)
+        # the training loader's own PIL transform (resize, ImageNet normalisation), called
+        x = torch.stack([pil_to_tensor(img, self.image_size) for img, _, _ in loaded])
+        x = x.to(self.device)
         t0 = time.perf_counter()
         was_training = self.model.training
         self.model.eval()

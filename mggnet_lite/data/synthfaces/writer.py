@@ -59,6 +59,11 @@ ATTR_FILE = "list_attr_celeba.txt"
 PARTITION_FILE = "list_eval_partition.txt"
 META_FILE = "synthfaces.json"
 
+
+def is_synthfaces(data: str | os.PathLike | None) -> bool:
+    """True when ``data`` is a SynthFaces folder (it holds :data:`META_FILE`)."""
+    return data is not None and (Path(data).expanduser() / META_FILE).is_file()
+
 #: CelebA's split sizes (train, valid, test) of 202,599 images.
 CELEBA_SPLIT_SIZES = (162_770, 19_867, 19_962)
 

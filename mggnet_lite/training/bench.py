@@ -31,13 +31,14 @@ from typing import Any
 
 import torch
 
-from . import paper
-from .data.celeba import SPLITS
+from .. import paper
+from ..data.celeba import SPLITS
+from ..files import atomic_write_json
+from ..losses import mggnet_loss
+from ..nn.mggnet import build_model
+from .config import TrainConfig
 from .evaluate import autocast_for, data_info
-from .files import atomic_write_json
-from .losses import mggnet_loss
-from .nn.mggnet import build_model
-from .profiles import TrainConfig, machine_info, resolve_device, versions
+from .runtime import machine_info, resolve_device, versions
 
 #: the two networks compared by default (a subset of ``nn.VARIANTS``)
 VARIANTS = ("baseline", "mggnet")
@@ -107,7 +108,7 @@ def plain_rate(
     """Images/s of the plain PIL + DataLoader, fp32 eager NCHW pipeline (module docstring)."""
     import torchvision.transforms as T
 
-    from .data import IMAGENET_MEAN, IMAGENET_STD
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
 
     ds.transform = T.Compose(
         [
@@ -165,7 +166,7 @@ def ours_rate(
     seed: int = 0,
 ) -> dict[str, float]:
     """Images/s of the cache loader + bf16 / channels_last (CUDA) pipeline of ``train``."""
-    from .data import make_loader
+    from ..data import make_loader
     from .train import float_output
 
     cuda = device.type == "cuda"
@@ -256,7 +257,7 @@ def run_bench(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Measure both pipelines for each variant; returns the JSON-ready result."""
-    from .data import CelebA, open_cache, synthesize
+    from ..data import CelebA, open_cache, synthesize
 
     if threads:
         torch.set_num_threads(threads)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -24,8 +25,8 @@ from typing import Any
 
 import torch
 
-from . import __version__
-from .files import atomic_writer
+from .. import __version__
+from ..files import atomic_writer
 
 FORMAT = "mggnet-lite-checkpoint"
 FORMAT_VERSION = 1
@@ -145,15 +146,17 @@ def check_config(
     config: Mapping[str, Any],
     path: str | os.PathLike,
     ignore: Iterable[str] = (),
+    action: str = "resume from",
 ) -> None:
-    """Refuse to resume from a checkpoint whose config differs from ours (except ``ignore``)."""
+    """Refuse a checkpoint whose config differs from ours (except ``ignore``), naming every
+    difference; ``action`` says what was refused (``"resume from"``, ``"reuse"``)."""
     diffs = config_diffs(config, ckpt.get("config", {}), ignore)
     if diffs:
         raise CheckpointError(
-            f"cannot resume from {path}: it was trained with another config "
+            f"cannot {action} {path}: it was trained with another config "
             f"({len(diffs)} difference{'s' if len(diffs) > 1 else ''}):\n{format_diffs(diffs)}\n"
-            "Resume with the same settings (see config.json in the run folder), or start a "
-            "new run in another --out folder."
+            "Use the same settings (see config.json in the run folder), or start a new run in "
+            "another --out folder."
         )
 
 
@@ -167,7 +170,7 @@ def load_model(
     rebuilt untrained from the checkpoint's ``model_config`` (or its training config for older
     runs) and its weights loaded, so a mismatch is a :class:`CheckpointError` naming the file.
     """
-    from .nn.mggnet import MGGNet, build_model
+    from ..nn.mggnet import MGGNet, build_model
 
     path = Path(path)
     ckpt_path = path / "last.pt" if path.is_dir() else path
@@ -185,3 +188,110 @@ def load_model(
             f"{ckpt_path}: weights do not fit the model its config describes: {first}"
         ) from err
     return model.eval(), ckpt
+
+
+# ----------------------------------------------------------------------------- what a run is
+
+
+def data_info(
+    data: str | os.PathLike, dataset: str, splits: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Name, path and split sizes of the data; SynthFaces also gives its seed and version.
+
+    ``name`` is ``"SynthFaces"`` whenever the folder holds SynthFaces' metadata file, so a
+    result on the synthetic set can never be labelled CelebA.
+    """
+    from ..data.synthfaces.writer import META_FILE, is_synthfaces
+
+    root = Path(data).expanduser().resolve()
+    info: dict[str, Any] = {
+        "name": DATA_NAMES.get(dataset, dataset),
+        "path": str(root),
+        "dataset_reader": dataset,
+        "synthetic": False,
+    }
+    if is_synthfaces(root):
+        meta = json.loads((root / META_FILE).read_text())
+        info.update(name="SynthFaces", synthetic=True, seed=meta.get("seed"),
+                    generator_version=meta.get("generator_version"), n=meta.get("n"),
+                    split_sizes=meta.get("split_sizes"))
+    if splits:
+        info["split_sizes"] = {**(info.get("split_sizes") or {}),
+                               **{k: len(v) for k, v in splits.items()}}
+    return info
+
+
+DATA_NAMES = {"celeba": "CelebA", "lfwa": "LFWA"}
+
+
+def read_run(run: str | os.PathLike) -> dict[str, Any]:
+    """What a run folder (or one of its checkpoints) says about itself: model, checkpoint,
+    config, data, test results.
+
+    ``results`` is the folder's ``results.json`` only for the run folder or its ``last.pt``,
+    the checkpoint those results were measured on (an ``epoch_XX.pt`` has none). ``data``
+    comes from those results, else from the data folder the checkpoint records
+    (:func:`data_info`), else it is unknown (``synthetic`` None).
+    """
+    from .folder import RunFolder
+
+    run = Path(run)
+    model, ckpt = load_model(run)
+    folder = RunFolder(run if run.is_dir() else run.parent)
+    final = run.is_dir() or run.resolve() == folder.checkpoint.resolve()
+    results = folder.read_results() if final else None
+    cfg = ckpt.get("config", {})
+    if results and results.get("data"):
+        data = dict(results["data"])
+    elif ckpt.get("data") and Path(ckpt["data"]).is_dir():
+        data = data_info(ckpt["data"], cfg.get("dataset", "celeba"))
+    else:
+        data = {"name": "unknown", "path": ckpt.get("data"), "synthetic": None}
+    return {"run": str(run), "model": model, "checkpoint": ckpt, "config": cfg,
+            "results": results, "data": data}
+
+
+def _celeba_limits() -> list[str]:
+    from ..data.synthfaces.labels import CELEBA_POSITIVE_RATES as r
+
+    return [
+        "CelebA's 40 labels were given by annotators and are noisy; subjective ones "
+        "(Attractive, Oval_Face, Big_Nose, Heavy_Makeup) disagree between annotators.",
+        f"CelebA is photographs of celebrities: {r['Young']:.0f}% are labelled Young and "
+        f"{r['Male']:.0f}% Male; darker-skinned people, older people, children and people "
+        "outside Western media are under-represented, and Male is a binary label of perceived "
+        "gender. Accuracy for under-represented groups is expected to be lower and was not "
+        "measured (the paper's reference [16], Gong et al., ECCV 2020, studies such bias).",
+    ]
+
+
+def limits(info: Mapping[str, Any]) -> list[str]:
+    """A run's own limits (``info`` from :func:`read_run`), one sentence a line: printed with
+    its predictions and written into its model card."""
+    cfg, data, res = info["config"], info["data"], info["results"]
+    size = cfg.get("image_size")
+    n = (data.get("split_sizes") or {}).get("train")
+    on = f"{data['name']}" + (f" (train split, {n} images)" if n else "")
+    epochs = cfg.get("epochs_at_lr", 0) + cfg.get("epochs_at_low_lr", 0)
+    lines = [
+        f"Trained on {on} at {size} x {size} px: {cfg.get('variant')} / {cfg.get('backbone')}, "
+        f"{epochs} epoch{'s' if epochs != 1 else ''}."
+    ]
+    if res:
+        lines.append(
+            f"Test ({res.get('split')}, n={res.get('n')}): mean accuracy "
+            f"{res['mean_accuracy']:.2f}%, mean balanced accuracy "
+            f"{res['mean_balanced_accuracy']:.2f}%, against "
+            f"{res['majority_class']['mean_accuracy']:.2f}% for always answering each "
+            "attribute's majority class."
+        )
+    if data.get("synthetic"):
+        lines.append(
+            "This model was trained on SynthFaces, rendered cartoon faces: its answers on real "
+            "photographs mean nothing. Train on CelebA for real predictions."
+        )
+    elif data.get("synthetic") is None:
+        lines.append("The training data of this run is not recorded: treat its answers with care.")
+    else:
+        lines += _celeba_limits()
+    return lines

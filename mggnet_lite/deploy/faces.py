@@ -46,7 +46,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from .data.images import to_rgb
+from ..data.images import to_rgb
 
 #: (width, height) of CelebA's aligned crops
 CROP_SIZE: tuple[int, int] = (178, 218)
@@ -126,13 +126,21 @@ def require_opencv() -> Any:
     return cv2
 
 
+class DetectorError(RuntimeError):
+    """The face detector itself cannot run (a cascade file of OpenCV is missing or broken):
+    a fault of the installation, not of any photo."""
+
+
 @functools.cache
 def _cascade(name: str) -> Any:
     cv2 = require_opencv()
     path = os.path.join(cv2.data.haarcascades, name)
     clf = cv2.CascadeClassifier(path)
     if clf.empty():
-        raise OSError(f"could not load the OpenCV cascade {path}")
+        raise DetectorError(
+            f"could not load the OpenCV cascade {path}: reinstall "
+            "'opencv-python-headless>=4.8,<5' (it ships the cascades in cv2.data)"
+        )
     return clf
 
 
@@ -317,9 +325,14 @@ def detect_and_align(source: Source, max_pixels: int = MAX_DETECT_PIXELS) -> lis
 
     Coordinates are in the original image as displayed (EXIF applied); see the module
     docstring for the detector, its limits and the canonical points. ``[]`` when no face is
-    found. Decoding errors propagate (``OSError``, ``ValueError``, ``DecompressionBombError``).
+    found. Decoding errors propagate (``OSError``, ``ValueError``, ``DecompressionBombError``),
+    and so does a :class:`DetectorError` when OpenCV's cascades cannot be loaded.
     """
-    loaded = load_image(source, max_pixels)
+    return faces_in(load_image(source, max_pixels))
+
+
+def faces_in(loaded: LoadedImage) -> list[Face]:
+    """The faces of an image :func:`load_image` decoded, each aligned like CelebA."""
     sx, sy = loaded.scale
     # working pixel centre i is at original s * (i + 0.5) - 0.5
     to_orig = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])

@@ -19,7 +19,7 @@ Three profiles (ARCHITECTURE.md, "The book"), chosen by ``--profile`` or ``$MGGN
   ``benchmarks/studies/2026-12-01-quick-profile``): (1) a narrow ResNet-18 (width 32) is
   pretrained once on SynthFaces with the baseline's loss, shared by every variant as the
   paper's ImageNet weights are; (2) each variant trains GAL, GCL and the heads on that frozen
-  backbone, from features computed once (:mod:`mggnet_lite.features`), with Adam and a
+  backbone, from features computed once (:mod:`mggnet_lite.training.features`), with Adam and a
   one-cycle schedule. GAL pools with ``pool="mass"``, not Eq. 1's GAP (:mod:`.nn.gal`).
 
 Without either, ``full`` is chosen with a GPU and real data (no ``synthfaces.json``),
@@ -34,18 +34,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from . import __version__, paper
-from .data import DATASETS, LOADERS
-from .nn import BACKBONES, VARIANTS
-from .nn.gal import POOLS
+from .. import paper
+from ..data import DATASETS, LOADERS
+from ..data.synthfaces.writer import is_synthfaces
+from ..nn import BACKBONES, TAP_BLOCKS, VARIANTS
+from ..nn.gal import POOLS
+from .runtime import has_gpu
 
 PROFILES = ("quick", "synth", "full")
 CRITERIA = ("prediction", "balanced")  # Sec. 4.1: the two training criteria (Tables 1 / 2)
@@ -175,13 +173,19 @@ class TrainConfig:
         if self.weights in ("none", "None", ""):
             self.weights = None
         self.taps = (self.taps,) if isinstance(self.taps, str) else tuple(self.taps)
-        blocks = ("block1", "block2", "block3", "block4")
-        if not self.taps or any(t not in blocks for t in self.taps):
-            raise ValueError(f"taps={list(self.taps)}: choose one or more of {list(blocks)}")
+        if not self.taps or any(t not in TAP_BLOCKS for t in self.taps):
+            raise ValueError(f"taps={list(self.taps)}: choose one or more of {list(TAP_BLOCKS)}")
         if self.freeze_backbone and self.weights is None and not self.pretrain:
             raise ValueError(
                 "freeze_backbone=True needs pretrained weights: set weights=PATH (e.g. a "
                 "pretraining run's last.pt), or pretrain settings, or freeze_backbone=false"
+            )
+        ignored = [k for k in ("compile", "flip") if self.freeze_backbone and getattr(self, k)]
+        if ignored:
+            raise ValueError(
+                f"{', '.join(f'{k}=True' for k in ignored)} with freeze_backbone=True: a frozen "
+                "stage trains on features computed once from unflipped images, without "
+                "torch.compile; set " + " ".join(f"{k}=false" for k in ignored)
             )
         if self.pretrain is not None:
             known = {f.name for f in dataclasses.fields(TrainConfig)} - {"pretrain"}
@@ -258,25 +262,42 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: settings that may change between a run and its resume (they do not change the maths)
+RESUME_FREE = (
+    "device", "workers", "compile", "log_every", "sync_every", "threads", "loader",
+    "keep_epoch_checkpoints", "profile", "extra", "eval_split", "val_split",
+    # the data of a resumed run is the folder its checkpoint names (training.run.setup_run)
+    "synth_n", "synth_seed", "synth_occlusion",
+)  # fmt: skip
+
+#: what stage 1 takes from the config it pretrains for: the data it reads, the trunk it
+#: trains, the machine and the bookkeeping. Everything else comes from the dataclass defaults
+#: and the ``pretrain`` settings, so that a stage-2 setting (seed, max_pos_weight, taps, ...)
+#: never makes a new stage 1.
+PRETRAIN_INHERITS = (
+    "dataset", "backbone", "width", "image_size", "synth_n", "synth_seed", "synth_occlusion",
+    "max_steps_per_epoch", "device", "amp", "channels_last", "compile", "loader", "workers",
+    "deterministic", "threads", "eval_split", "log_every", "sync_every", "profile",
+)  # fmt: skip
+
+#: settings in which a finished stage 1 may differ from the config that asks to reuse it:
+#: how it was computed, not what it learnt from. Unlike RESUME_FREE, the SynthFaces set
+#: (synth_n, synth_seed, synth_occlusion) counts, and so does the data folder it names.
+PRETRAIN_REUSE_FREE = (
+    "device", "workers", "compile", "log_every", "sync_every", "threads", "loader",
+    "keep_epoch_checkpoints", "profile", "extra", "eval_split", "val_split",
+)  # fmt: skip
+
+
 def pretrain_config(cfg: TrainConfig) -> TrainConfig:
-    """The config of the run that pretrains ``cfg``'s backbone: ``cfg`` with its ``pretrain``
-    settings applied (and no further stage). Every variant and criterion of a profile shares
-    it, as the paper's variants share the ImageNet weights."""
+    """The config of the run that pretrains ``cfg``'s backbone: the dataclass defaults, then
+    the fields of :data:`PRETRAIN_INHERITS` from ``cfg``, then its ``pretrain`` settings; no
+    weights and no further stage. Every variant and criterion of a profile shares it, as the
+    paper's variants share the ImageNet weights."""
     if not cfg.pretrain:
         raise ValueError("this config has no pretraining stage (pretrain is None)")
-    pre = dataclasses.replace(cfg, **{"weights": None, **cfg.pretrain}, pretrain=None)
-    if pre.variant == "baseline":  # settings the baseline does not use: one shared run
-        pre.taps, pre.pool = paper.TAPS, "gap"
-    return pre.validate()
-
-
-def has_gpu() -> bool:
-    return torch.cuda.is_available()
-
-
-def is_synthfaces(data: str | os.PathLike | None) -> bool:
-    """True when ``data`` is a SynthFaces folder (it holds ``synthfaces.json``)."""
-    return data is not None and (Path(data).expanduser() / "synthfaces.json").is_file()
+    base = {k: getattr(cfg, k) for k in PRETRAIN_INHERITS}
+    return TrainConfig(**{**base, **cfg.pretrain, "weights": None, "pretrain": None}).validate()
 
 
 def choose_profile(requested: str | None = None, data: str | os.PathLike | None = None) -> str:
@@ -352,69 +373,3 @@ def make_config(
     apply(given, "option")
     apply(set_values, "--set")
     return cfg.validate()
-
-
-def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: this rank's GPU when there is one, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but no CUDA GPU is visible; use --device cpu")
-    return dev
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
-    """What a measured number ran on: every measured claim comes with its hardware
-    (ARCHITECTURE.md, "Speed")."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    info: dict[str, Any] = {
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "cpu": _cpu_name(),
-        "cpu_cores": cores,
-        "torch_threads": torch.get_num_threads(),
-    }
-    dev = torch.device(device) if device is not None else None
-    if torch.cuda.is_available():
-        idx = dev.index if dev is not None and dev.type == "cuda" and dev.index is not None else 0
-        info["gpu"] = torch.cuda.get_device_name(idx)
-        info["gpu_count"] = torch.cuda.device_count()
-    info["device"] = str(dev) if dev is not None else None
-    info["name"] = (
-        info.get("gpu")
-        if dev is not None and dev.type == "cuda"
-        else (f"{info['cpu']} ({cores} cores)")
-    )
-    return info
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python, torch, torchvision and this package."""
-    try:
-        import torchvision
-
-        tv = torchvision.__version__
-    except ImportError:  # pragma: no cover
-        tv = "absent"
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "torchvision": tv,
-        "mggnet_lite": __version__,
-    }

@@ -9,7 +9,7 @@ every variant of the profile reuses them. A training step is then the part of
 (:meth:`~mggnet_lite.nn.mggnet.MGGNet.forward_features`): many more steps per second on a CPU.
 
 A feature file records the checkpoint it came from (size and modification time), the data
-folder and the split's size; one that does not match is computed again. Files are written
+folder, the split's size and the input pipeline; one that does not match is computed again. Files are written
 atomically under a folder lock, so two processes never compute into one file at once.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..data.loader import EpochPlan, Loader, PlannedLoader
+from ..files import FolderLock
 from .checkpoint import atomic_save
-from .data.loader import EpochPlan
-from .files import FolderLock
 
 
 def feature_dir(weights: str | os.PathLike) -> Path:
@@ -33,10 +33,13 @@ def feature_dir(weights: str | os.PathLike) -> Path:
     return Path(weights).parent / "features"
 
 
-def _stamp(weights: Path, data: Path, n: int) -> dict[str, Any]:
+def _stamp(weights: Path, data: Path, n: int, pipeline: str) -> dict[str, Any]:
+    """What a feature file was computed from: the checkpoint (path, size, mtime), the data
+    folder, the split's size, and the input pipeline (``pil`` and ``cache`` resize
+    differently, so their features differ)."""
     st = weights.stat()
     return {"checkpoint": str(weights.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "data": str(Path(data).resolve()), "n": n}
+            "data": str(Path(data).resolve()), "n": n, "pipeline": pipeline}
 
 
 @torch.inference_mode()
@@ -59,17 +62,18 @@ def compute_features(backbone: torch.nn.Module, loader: Any, taps: Sequence[str]
     return {t: torch.cat(v) for t, v in out.items()}
 
 
-def cached_features(backbone: torch.nn.Module, loader: Any, *, weights: str | os.PathLike,
+def cached_features(backbone: torch.nn.Module, loader: Loader, *, weights: str | os.PathLike,
                     data: str | os.PathLike, split: str, image_size: int,
                     taps: Sequence[str], device: torch.device, show: bool = False
                     ) -> dict[str, torch.Tensor]:
     """The features of ``split`` for ``taps`` (and ``"final"``): read from
-    :func:`feature_dir` when they match, else computed with ``backbone`` and written there."""
+    :func:`feature_dir` when they match (:func:`_stamp`), else computed with ``backbone``
+    from ``loader`` (in order, no flips) and written there."""
     weights = Path(weights)
     folder = feature_dir(weights)
     folder.mkdir(parents=True, exist_ok=True)
     n = loader.num_samples
-    stamp = _stamp(weights, Path(data), n)
+    stamp = _stamp(weights, Path(data), n, loader.path)
     names = (*taps, "final")
     paths = {t: folder / f"{split}-{image_size}px-{t}.pt" for t in names}
     with FolderLock(folder / ".lock", what=f"computing features in {folder}"):
@@ -105,43 +109,22 @@ def _read(path: Path) -> dict[str, Any] | None:
     return obj
 
 
-class FeatureLoader:
-    """Batches ``({tap: features}, labels)`` of one split for a frozen-backbone run: the
-    interface of :class:`~mggnet_lite.data.loader.Loader` that the training loop uses
-    (``len``, ``set_epoch``, ``start_at``, ``num_samples``, iteration). Shuffled per epoch
-    from ``(seed, epoch)``, no flips, last partial batch dropped."""
+class FeatureLoader(PlannedLoader):
+    """Batches ``({tap: features}, labels)`` of one split for a frozen-backbone run, drawn by
+    the same :class:`~mggnet_lite.data.loader.EpochPlan` as the image loaders: shuffled per
+    epoch from ``(seed, epoch)``, no flips, last partial batch dropped."""
 
     def __init__(self, feats: dict[str, torch.Tensor], labels: torch.Tensor, batch_size: int,
                  *, seed: int, device: torch.device) -> None:
         n = len(labels)
         if any(len(v) != n for v in feats.values()):
             raise ValueError(f"features and labels disagree on the number of images ({n})")
+        super().__init__(EpochPlan(n, batch_size, shuffle=True, flip=False, seed=seed, rank=0,
+                                   world_size=1, drop_last=True, pad=False))
         self.feats, self.labels, self.device = feats, labels.float(), device
-        self.batch_size = batch_size
-        self.plan = EpochPlan(n, batch_size, shuffle=True, flip=False, seed=seed, rank=0,
-                              world_size=1, drop_last=True, pad=False)
-        self.epoch, self._start = 0, 0
 
-    def __len__(self) -> int:
-        return self.plan.num_batches
-
-    @property
-    def num_samples(self) -> int:
-        return self.plan.num_samples
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch, self._start = int(epoch), 0
-
-    def start_at(self, step: int) -> None:
-        if not 0 <= step <= len(self):
-            raise ValueError(f"start_at({step}): the epoch has {len(self)} batches")
-        self._start = int(step)
-
-    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-        idx, _ = self.plan.epoch(self.epoch)
-        bs, start = self.batch_size, self._start
-        self._start = 0
-        for b in range(start, len(self)):
-            i = idx[b * bs:(b + 1) * bs]
+    def _iter_batches(self, todo: Sequence[tuple[torch.Tensor, torch.Tensor]]
+                      ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        for i, _flips in todo:
             yield ({t: v[i].to(self.device).float() for t, v in self.feats.items()},
                    self.labels[i].to(self.device))

@@ -3,10 +3,10 @@
 ``python -m mggnet_lite predict IMAGE... --run RUN_DIR [--json FILE] [--explain DIR]``
 
 Each image is decoded (EXIF orientation, any PIL mode, large files reduced), every face is
-found and aligned like CelebA (:mod:`mggnet_lite.faces`), and the aligned 178 x 218 crop
+found and aligned like CelebA (:mod:`mggnet_lite.deploy.faces`), and the aligned 178 x 218 crop
 goes through exactly the loader's PIL transform (bilinear resize to the run's image size,
 ImageNet normalisation; :mod:`mggnet_lite.data.loader`). Printed per face: the attributes
-with probability above 0.5 (Eq. 4), grouped by the part-based groups of Sec. 3.1. The
+with probability at least :data:`mggnet_lite.metrics.THRESHOLD` (0.5, Eq. 4), grouped by the part-based groups of Sec. 3.1. The
 model's own limits (its data, its size, SynthFaces or CelebA) are printed with the result.
 
 ``--explain DIR`` writes one PNG per face: the aligned crop and the top attributes, the
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .files import atomic_write_json
+from ..files import atomic_write_json
+from ..metrics import THRESHOLD
 
-THRESHOLD = 0.5
 #: errors of a single file: it is reported and skipped, the others go on
 FILE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
@@ -38,7 +38,7 @@ FILE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 @dataclass
 class Predictor:
     """A trained run ready for photos: the model (eval mode, on ``device``) and what the run
-    says about itself (:func:`mggnet_lite.export.read_run`)."""
+    says about itself (:func:`mggnet_lite.training.checkpoint.read_run`)."""
 
     model: torch.nn.Module
     info: dict[str, Any]
@@ -47,8 +47,8 @@ class Predictor:
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> Predictor:
         """Load ``run`` (a run folder or checkpoint) onto ``device`` (``auto``: CUDA if any)."""
-        from .export import read_run
-        from .profiles import resolve_device
+        from ..training.checkpoint import read_run
+        from ..training.runtime import resolve_device
 
         info = read_run(run)
         dev = resolve_device(device)
@@ -59,8 +59,8 @@ class Predictor:
         return int(self.info["config"]["image_size"])
 
     def limits(self) -> list[str]:
-        """The model's own limits (:func:`mggnet_lite.export.limits`)."""
-        from .export import limits
+        """The model's own limits (:func:`mggnet_lite.training.checkpoint.limits`)."""
+        from ..training.checkpoint import limits
 
         return limits(self.info)
 
@@ -68,7 +68,7 @@ class Predictor:
 def to_batch(crops: list[Image.Image], image_size: int) -> torch.Tensor:
     """(N, 3, S, S) float: each crop resized and normalised exactly as in training (the PIL
     path of :mod:`mggnet_lite.data.loader`, called, not re-written; no flip)."""
-    from .data.loader import pil_to_tensor
+    from ..data.loader import pil_to_tensor
 
     return torch.stack([pil_to_tensor(c.convert("RGB"), image_size) for c in crops])
 
@@ -95,10 +95,11 @@ def predict_crops(predictor: Predictor, crops: list[Image.Image]) -> dict[str, A
 def grouped(
     probs: dict[str, float], groups: dict[str, Any], threshold: float = THRESHOLD
 ) -> dict[str, dict[str, float]]:
-    """Per group (Sec. 3.1), its attributes above ``threshold``, most probable first."""
+    """Per group (Sec. 3.1), its attributes at or above ``threshold`` (predicted present, as
+    :class:`~mggnet_lite.metrics.AttributeMetrics` counts them), most probable first."""
     return {
         g: dict(
-            sorted(((a, probs[a]) for a in members if probs[a] > threshold), key=lambda kv: -kv[1])
+            sorted(((a, probs[a]) for a in members if probs[a] >= threshold), key=lambda kv: -kv[1])
         )
         for g, members in groups.items()
     }
@@ -108,15 +109,18 @@ def predict_image(
     predictor: Predictor, path: str | Path, threshold: float = THRESHOLD
 ) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
     """``(entry, faces, outputs)`` for one file: ``entry`` is its ``--json`` record (with
-    ``error`` when it cannot be read), ``faces`` the :class:`mggnet_lite.faces.Face` list,
+    ``error`` when it cannot be read), ``faces`` the :class:`mggnet_lite.deploy.faces.Face` list,
     ``outputs`` :func:`predict_crops` of their crops."""
-    from .faces import detect_and_align
+    from .faces import faces_in, load_image
 
     try:
-        faces = detect_and_align(path)
+        loaded = load_image(path)
     except FILE_ERRORS as err:
-        msg = f"cannot read {path}: {type(err).__name__}: {err}"
-        return {"path": str(path), "faces": [], "error": msg}, [], predict_crops(predictor, [])
+        return _failed(predictor, path, f"cannot read {path}: {type(err).__name__}: {err}")
+    try:
+        faces = faces_in(loaded)
+    except ValueError as err:  # a face whose alignment cannot be computed
+        return _failed(predictor, path, f"cannot align a face in {path}: {err}")
     outputs = predict_crops(predictor, [f.crop for f in faces])
     names = list(predictor.model.attributes)
     records = []
@@ -130,6 +134,11 @@ def predict_image(
             }
         )
     return {"path": str(path), "faces": records}, faces, outputs
+
+
+def _failed(predictor: Predictor, path: str | Path, msg: str
+            ) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    return {"path": str(path), "faces": [], "error": msg}, [], predict_crops(predictor, [])
 
 
 def format_entry(entry: dict[str, Any]) -> str:
@@ -177,7 +186,7 @@ def _top_panel(
     """The aligned crop beside a bar chart of the ``top`` most probable attributes."""
     import matplotlib.pyplot as plt
 
-    from .viz import GROUP_COLOURS
+    from ..viz import GROUP_COLOURS
 
     group_of = {a: g for g, members in groups.items() for a in members}
     order = np.argsort(-probs)[:top][::-1]
@@ -217,7 +226,7 @@ def explain_figure(
     (chapter 3's :func:`~mggnet_lite.viz.plot_affinity`). Blocks without masks or
     affinities (the baseline, ``gal``) just have fewer panels.
     """
-    from . import viz
+    from .. import viz
 
     names = list(node_names or groups)
     panels = [_render(_top_panel(crop, np.asarray(probs), attributes, groups, top, title))]
@@ -340,29 +349,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=THRESHOLD,
-        help="print attributes above this probability (default 0.5)",
+        help=f"print attributes at or above this probability (default {THRESHOLD})",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """Load the run, then :func:`run_predict`; 2 if the run or OpenCV cannot be loaded."""
-    from .checkpoint import CheckpointError
+    """Load the run, then :func:`run_predict`; 2 if the run or the face detector cannot be
+    loaded (before or while reading the photos)."""
+    from ..training.checkpoint import CheckpointError
+    from .faces import DetectorError, require_opencv
 
     try:
         predictor = Predictor.load(args.run, args.device)
-        from .faces import require_opencv
-
         require_opencv()
-    except (CheckpointError, ImportError, ValueError, OSError) as err:
+        return run_predict(args.images, predictor, json_out=args.json, explain=args.explain,
+                           threshold=args.threshold)
+    except (CheckpointError, DetectorError, ImportError, ValueError, OSError) as err:
         print(f"predict: error: {err}", file=sys.stderr)
         return 2
-    return run_predict(
-        args.images, predictor, json_out=args.json, explain=args.explain, threshold=args.threshold
-    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m mggnet_lite.predict", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mggnet_lite.deploy.predict", description=__doc__)
     configure_parser(parser)
     sys.exit(cli_main(parser.parse_args()))

@@ -17,7 +17,6 @@ default and, when asked for, reported in its own row: the paper does not use it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,13 +28,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .attributes import GROUPS
-from .data import LOADERS
-from .data.celeba import SPLITS
-from .files import atomic_write_json
-from .metrics import AttributeMetrics, majority_accuracy
-from .paper import TABLE1, TABLE2
-from .profiles import is_synthfaces, machine_info, versions
+from ..attributes import GROUPS
+from ..data import LOADERS
+from ..data.celeba import SPLITS
+from ..files import atomic_write_json
+from ..metrics import AttributeMetrics, majority_accuracy
+from ..paper import TABLE1, TABLE2
+from .checkpoint import data_info
+from .runtime import machine_info, versions
 
 VARIANT_NAMES = {
     "baseline": "Baseline",
@@ -43,7 +43,6 @@ VARIANT_NAMES = {
     "gal": "w/o GCL",
     "mggnet": "MGG-Net",
 }
-DATA_NAMES = {"celeba": "CelebA", "lfwa": "LFWA"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -51,47 +50,13 @@ DATA_NAMES = {"celeba": "CelebA", "lfwa": "LFWA"}
 
 def open_split(data: str | os.PathLike, dataset: str, split: str) -> Any:
     """The CelebA / LFWA (or SynthFaces, read as CelebA) split at ``data``."""
-    from .data import LFWA, CelebA
+    from ..data import LFWA, CelebA
 
     if dataset == "lfwa":
         if split == "valid":
             raise ValueError("LFWA has no valid split (only train and test), paper Sec. 4.1")
         return LFWA(data, split)
     return CelebA(data, split)
-
-
-def data_info(
-    data: str | os.PathLike, dataset: str, splits: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Name, path and split sizes of the data; SynthFaces also gives its seed and version.
-
-    ``name`` is ``"SynthFaces"`` whenever ``synthfaces.json`` is present, so a result on the
-    synthetic set can never be labelled CelebA.
-    """
-    root = Path(data).expanduser().resolve()
-    info: dict[str, Any] = {
-        "name": DATA_NAMES.get(dataset, dataset),
-        "path": str(root),
-        "dataset_reader": dataset,
-        "synthetic": False,
-    }
-    if is_synthfaces(root):
-        meta = json.loads((root / "synthfaces.json").read_text())
-        info.update(
-            name="SynthFaces",
-            synthetic=True,
-            seed=meta.get("seed"),
-            generator_version=meta.get("generator_version"),
-            n=meta.get("n"),
-            split_sizes=meta.get("split_sizes"),
-        )
-    if splits:
-        info.setdefault("split_sizes", {})
-        info["split_sizes"] = {
-            **(info["split_sizes"] or {}),
-            **{k: len(v) for k, v in splits.items()},
-        }
-    return info
 
 
 def data_label(info: Mapping[str, Any], split: str, n: int) -> str:
@@ -312,9 +277,9 @@ def evaluate_checkpoint(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a run folder (its ``last.pt``) or a checkpoint file; returns the report."""
+    from ..data import make_loader, open_cache, resolve_loader
     from .checkpoint import load_model
-    from .data import make_loader, open_cache, resolve_loader
-    from .profiles import resolve_device
+    from .runtime import resolve_device
 
     t0 = time.perf_counter()
     path = Path(path)
@@ -398,8 +363,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def cli_main(args: argparse.Namespace) -> int:
     """Evaluate, print the tables, write the JSON report."""
+    from ..data import DatasetFormatError, DatasetNotFoundError
     from .checkpoint import CheckpointError
-    from .data import DatasetFormatError, DatasetNotFoundError
 
     try:
         report = evaluate_checkpoint(

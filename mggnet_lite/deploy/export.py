@@ -29,90 +29,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .attributes import CELEBA_ATTRIBUTES
-from .files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .. import __version__
+from ..files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..training.checkpoint import limits, read_run
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".jit": "torchscript"}
 #: what "matches" means for an export (max abs difference of every output)
 TOLERANCE = 1e-4
 ONNX_OPSET = 17
-
-
-# ----------------------------------------------------------------------------- the run
-
-
-def read_run(run: str | Path) -> dict[str, Any]:
-    """What a run folder (or checkpoint) says about itself: config, data, test results.
-
-    ``data`` comes from ``results.json`` when the run has one (its ``synthetic`` flag is
-    set by :func:`mggnet_lite.evaluate.data_info` from ``synthfaces.json``), else from the
-    data folder the checkpoint records, else it is unknown (``synthetic`` None).
-    """
-    from .checkpoint import load_model
-    from .profiles import is_synthfaces
-
-    run = Path(run)
-    model, ckpt = load_model(run)
-    folder = run if run.is_dir() else run.parent
-    results = None
-    if (folder / "results.json").is_file():
-        results = json.loads((folder / "results.json").read_text())
-    data: dict[str, Any]
-    if results and results.get("data"):
-        data = dict(results["data"])
-    elif ckpt.get("data") and Path(ckpt["data"]).is_dir():
-        synth = is_synthfaces(ckpt["data"])
-        data = {
-            "name": "SynthFaces" if synth else ckpt["config"].get("dataset", "?"),
-            "path": str(ckpt["data"]),
-            "synthetic": synth,
-        }
-    else:
-        data = {"name": "unknown", "path": ckpt.get("data"), "synthetic": None}
-    return {
-        "run": str(run),
-        "model": model,
-        "checkpoint": ckpt,
-        "config": ckpt["config"],
-        "results": results,
-        "data": data,
-    }
-
-
-def limits(info: dict[str, Any]) -> list[str]:
-    """The model's own limits, one sentence a line (printed with predictions, in the card)."""
-    cfg, data, res = info["config"], info["data"], info["results"]
-    size = cfg.get("image_size")
-    n = (data.get("split_sizes") or {}).get("train")
-    on = f"{data['name']}" + (f" (train split, {n} images)" if n else "")
-    epochs = cfg.get("epochs_at_lr", 0) + cfg.get("epochs_at_low_lr", 0)
-    lines = [
-        f"Trained on {on} at {size} x {size} px: {cfg.get('variant')} / {cfg.get('backbone')}, "
-        f"{epochs} epoch{'s' if epochs != 1 else ''}."
-    ]
-    if res:
-        lines.append(
-            f"Test ({res.get('split')}, n={res.get('n')}): mean accuracy "
-            f"{res['mean_accuracy']:.2f}%, mean balanced accuracy "
-            f"{res['mean_balanced_accuracy']:.2f}%, against {res['majority_class']['mean_accuracy']:.2f}% "
-            "for always answering each attribute's majority class."
-        )
-    if data.get("synthetic"):
-        lines.append(
-            "This model was trained on SynthFaces, rendered cartoon faces: its answers on real "
-            "photographs mean nothing. Train on CelebA for real predictions."
-        )
-    elif data.get("synthetic") is None:
-        lines.append("The training data of this run is not recorded: treat its answers with care.")
-    else:
-        lines.append(
-            "CelebA's labels are noisy and partly subjective (Attractive, Oval_Face, ...); "
-            "CelebA under-represents darker-skinned, older and non-Western people and children, "
-            "so answers for them are less reliable (not measured here)."
-        )
-    return lines
+#: what every exported model's card says beside the run's own limits
+USE_LIMIT = "Faces must be near-frontal and aligned like CelebA; the probabilities are not calibrated."
 
 
 # ----------------------------------------------------------------------------- the module
@@ -233,7 +160,7 @@ def run_exported(data: bytes | str | Path, fmt: str, x: torch.Tensor) -> list[np
 def check_inputs(info: dict[str, Any], n: int = 16) -> tuple[torch.Tensor, str]:
     """``n`` test images of the run's data as the loader gives them, or random normalised
     inputs (said so) when that data is not on this machine."""
-    from .data import CelebA, make_loader
+    from ..data import CelebA, make_loader
 
     cfg, size = info["config"], int(info["config"]["image_size"])
     path = info["data"].get("path")
@@ -266,7 +193,7 @@ SCHEDULE_KEYS = ("criterion", "epochs_at_lr", "epochs_at_low_lr", "lr", "low_lr"
 
 def input_contract(size: int) -> dict[str, Any]:
     """What the exported model expects: shape, normalisation, resize and alignment."""
-    from .data import IMAGENET_MEAN, IMAGENET_STD
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
     from .faces import CANONICAL, CROP_SIZE
 
     return {
@@ -284,7 +211,7 @@ def input_contract(size: int) -> dict[str, Any]:
             "crop_size": list(CROP_SIZE),
             "canonical_points": CANONICAL,
             "how": "non-reflective similarity from the eye centres "
-            "(mggnet_lite.faces.detect_and_align), as CelebA's align_face_celeba.m",
+            "(mggnet_lite.deploy.faces.detect_and_align), as CelebA's align_face_celeba.m",
         },
     }
 
@@ -307,7 +234,7 @@ def build_card(
     info: dict[str, Any], module: ExportModule, fmt: str, file: Path, check: dict[str, Any]
 ) -> dict[str, Any]:
     """The model card as a dict (``FILE.card.json``)."""
-    from .profiles import versions
+    from ..training.runtime import versions
 
     cfg, res, model = info["config"], info["results"] or {}, info["model"]
     return {
@@ -343,23 +270,8 @@ def build_card(
             "Teaching and research: reproducing MGG-Net and looking at its group masks and "
             "graph. Not for decisions about people, identification or surveillance."
         ),
-        "limits": limits(info) + _fairness_lines(),
+        "limits": [*limits(info), USE_LIMIT],
     }
-
-
-def _fairness_lines() -> list[str]:
-    from .data.synthfaces.labels import CELEBA_POSITIVE_RATES as r
-
-    return [
-        "CelebA's 40 labels were given by annotators and are noisy; subjective ones "
-        "(Attractive, Oval_Face, Big_Nose, Heavy_Makeup) disagree between annotators.",
-        f"CelebA is photographs of celebrities: {r['Young']:.0f}% are labelled Young and "
-        f"{r['Male']:.0f}% Male; darker-skinned people, older people, children and people "
-        "outside Western media are under-represented, and Male is a binary label of perceived "
-        "gender. Accuracy for under-represented groups is expected to be lower and was not "
-        "measured (the paper's reference [16], Gong et al., ECCV 2020, studies such bias).",
-        "Faces must be near-frontal and aligned like CelebA; the probabilities are not calibrated.",
-    ]
 
 
 _KIND = {True: "synthetic: SynthFaces, not photographs", False: "real photographs", None: "unknown"}
@@ -414,8 +326,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- resize: {inp['resize']}",
         f"- alignment: {inp['alignment']['how']}; canonical points "
         f"{inp['alignment']['canonical_points']} in a {inp['alignment']['crop_size']} crop",
-        f"- outputs: {', '.join(card['outputs']['names'])} (attribute order as "
-        "`mggnet_lite.attributes.CELEBA_ATTRIBUTES`)",
+        f"- outputs: {', '.join(card['outputs']['names'])}; `probs` in this attribute order: "
+        f"{', '.join(card['outputs']['attributes'])}",
         "",
         "## Versions",
         "",
@@ -467,7 +379,7 @@ def export_model(
     example = torch.zeros(2, 3, size, size)
     meta = {
         "mggnet_lite": __version__,
-        "attributes": json.dumps(list(CELEBA_ATTRIBUTES)),
+        "attributes": json.dumps(list(info["model"].attributes)),
         "outputs": json.dumps(module.output_names),
         "image_size": str(size),
         "data": str(info["data"].get("name")),
@@ -517,7 +429,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def cli_main(args: argparse.Namespace) -> int:
     """Export, check, write the card; print what was written and the check."""
-    from .checkpoint import CheckpointError
+    from ..training.checkpoint import CheckpointError
 
     fmt = args.format or SUFFIXES.get(Path(args.out).suffix.lower())
     if fmt is None:
@@ -544,6 +456,6 @@ def cli_main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m mggnet_lite.export", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mggnet_lite.deploy.export", description=__doc__)
     configure_parser(parser)
     sys.exit(cli_main(parser.parse_args()))

@@ -4,7 +4,7 @@
 
 * **Schedule** (Sec. 4.1): SGD, batch 144, lr 0.01 then 0.001 (CelebA prediction 9 + 5
   epochs, balanced 12 + 3 with the weighted loss, LFWA 10 + 5), 224 input, random flip; all
-  in :class:`~mggnet_lite.profiles.TrainConfig`, overridable by flags or ``--set k=v``.
+  in :class:`~mggnet_lite.training.config.TrainConfig`, overridable by flags or ``--set k=v``.
 * **Speed** (ARCHITECTURE.md, "Speed"): bf16 autocast and channels_last on CUDA, the
   device-resident uint8 cache loader, optional ``torch.compile``. The step loop never waits
   for the GPU: the loss sum, the train confusion counts and a "first non-finite step" index
@@ -21,13 +21,17 @@
   every batch (``batch_size`` is the global batch), counts are ``all_reduce``-d, only
   rank 0 writes files.
 
-The shape follows torchvision's reference scripts: :func:`~mggnet_lite.run.setup_run` builds a
-:class:`~mggnet_lite.run.Run` (and resumes it), :func:`train_one_epoch` is the step loop,
+The shape follows torchvision's reference scripts: :func:`~mggnet_lite.training.run.setup_run`
+builds a complete :class:`~mggnet_lite.training.run.Run` (and resumes it),
+:func:`train_one_epoch` is the step loop over its model, optimiser, loader and loss,
 :func:`end_epoch` evaluates, logs and checkpoints, :func:`report` evaluates the test split.
+:func:`ensure_run` is the one place that decides whether a run folder's run is reused,
+resumed or trained (under the folder's lock); :func:`ensure_pretrained` applies it to the
+shared stage 1 of the quick and synth profiles, for the CLI and the book alike.
 
 Run folder: ``config.json``, ``metrics.jsonl`` (one line per epoch), ``last.pt`` (and
 ``epoch_XX.pt`` with ``keep_epoch_checkpoints``), ``results.json`` (see
-:func:`mggnet_lite.evaluate.build_report`).
+:func:`mggnet_lite.training.evaluate.build_report`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,51 +49,34 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .checkpoint import CheckpointError
-from .data import DATASETS, LOADERS
-from .evaluate import autocast_for, build_report, format_tables, run_eval
-from .files import FolderBusyError, FolderLock, atomic_write_json
-from .losses import mggnet_loss
-from .nn import BACKBONES, VARIANTS
-from .nn.mggnet import MGGOutput
-from .profiles import AMP_MODES, CRITERIA, PROFILES, TrainConfig, make_config, pretrain_config
-from .run import (
+from ..data import DATASETS, LOADERS
+from ..data.loader import PlannedLoader
+from ..files import FolderBusyError
+from ..nn import BACKBONES, VARIANTS
+from ..nn.mggnet import MGGOutput
+from .checkpoint import CheckpointError, check_config, load_checkpoint
+from .config import (
+    AMP_MODES,
+    CRITERIA,
+    PRETRAIN_REUSE_FREE,
+    PROFILES,
     RESUME_FREE,
+    TrainConfig,
+    make_config,
+    pretrain_config,
+)
+from .evaluate import autocast_for, build_report, format_tables, run_eval
+from .folder import RunFolder, main_process
+from .run import (
     DistInfo,
     EpochState,
     NonFiniteLossError,
     Run,
     TrainingInterrupted,
-    default_synth_root,
-    resolve_data,
-    setup_distributed,
+    check_data,
+    data_location,
     setup_run,
 )
-
-__all__ = [
-    "RESUME_FREE",
-    "DistInfo",
-    "EpochState",
-    "NonFiniteLossError",
-    "Run",
-    "TrainResult",
-    "TrainingInterrupted",
-    "cli_main",
-    "config_from_args",
-    "configure_parser",
-    "default_synth_root",
-    "end_epoch",
-    "fit",
-    "float_output",
-    "pretrained_stage",
-    "report",
-    "resolve_data",
-    "setup_distributed",
-    "setup_run",
-    "train",
-    "train_one_epoch",
-    "train_step",
-]
 
 
 @dataclass
@@ -108,7 +96,7 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
-    lock: str = "refuse",
+    wait: bool = False,
 ) -> TrainResult:
     """Train and evaluate one model; returns the run folder and the report (rank 0).
 
@@ -116,22 +104,21 @@ def train(
     :class:`NonFiniteLossError` on a NaN / inf loss (the last good ``last.pt`` is kept).
     ``cfg.threads`` / ``cfg.deterministic`` hold for the call only (restored afterwards).
 
-    One writer per run folder: rank 0 holds ``out/.lock`` (:class:`~mggnet_lite.files.
-    FolderLock`, released by the kernel however the process ends). ``lock="refuse"``: a
-    folder another live process trains into raises :class:`~mggnet_lite.files.FolderBusyError`
-    at once, naming it and the holder's pid; ``"wait"``: wait for the holder; ``"held"``: the
-    caller holds it already (``book.trained_model``).
+    One writer per run folder: the main process holds its lock (:meth:`RunFolder.lock`,
+    released by the kernel however the process ends, re-entrant for a caller that holds it
+    already). A folder another live process trains into raises :class:`~mggnet_lite.files.
+    FolderBusyError` at once, naming it and the holder's pid (``wait=True``: wait for it).
+    A config with ``pretrain`` settings and no ``weights`` first gets its stage 1 in
+    ``out/pretrain`` (:func:`ensure_pretrained`).
     """
-    if lock not in ("refuse", "wait", "held"):
-        raise ValueError(f"lock={lock!r}: choose refuse, wait or held")
-    guard = None
-    if lock != "held" and int(os.environ.get("RANK", "0")) == 0:
-        guard = run_lock(out).acquire(wait=lock == "wait")
+    folder = RunFolder(out)
+    guard = folder.lock().acquire(wait=wait) if main_process() else None
     threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
         if cfg.pretrain and cfg.weights is None:
-            cfg = pretrained_stage(cfg, Path(out) / "pretrain", data, progress=progress)
-        run = setup_run(cfg, out, data, resume=resume, progress=progress)
+            weights = ensure_pretrained(cfg, folder.path / "pretrain", data, progress=progress)
+            cfg = dataclasses.replace(cfg, weights=weights)
+        run = setup_run(cfg, folder.path, data, resume=resume, progress=progress)
         fit(run)
         return report(run)
     finally:
@@ -141,28 +128,53 @@ def train(
             guard.release()
 
 
-def pretrained_stage(cfg: TrainConfig, out: Path, data: str | os.PathLike | None, *,
-                     progress: bool = True) -> TrainConfig:
-    """Train (or reuse, or resume) the run of :func:`~mggnet_lite.profiles.pretrain_config`
-    in ``out``; return ``cfg`` starting from its weights. ``book.trained_model`` does the same
-    in a folder that all of a profile's variants share."""
+def ensure_run(cfg: TrainConfig, folder: str | os.PathLike,
+               data: str | os.PathLike | None = None, *, progress: bool = True,
+               reuse_free: tuple[str, ...] = RESUME_FREE, what: str | None = None) -> RunFolder:
+    """The run of ``cfg`` in ``folder``, reused, resumed or trained: the one place that decides.
+
+    It takes the folder's lock first (waiting for another writer, and saying whom it waits
+    for), then looks: a started or finished run is checked against ``cfg`` (every setting
+    but ``reuse_free``) and ``data`` (the folder its checkpoint names) and refused loudly when
+    either differs; a finished one is reused, a started one resumed; else it is trained.
+    """
+    rf, what = RunFolder(folder), what or cfg.variant
+    with rf.lock():
+        if rf.started():
+            _check_reuse(rf, cfg, data, reuse_free)
+        if rf.finished():
+            print(f"loaded {what} from {rf.path} (trained earlier; delete the folder to retrain)")
+            return rf
+        print(f"{'resuming' if rf.started() else 'training'} {what} -> {rf.path}", flush=True)
+        result = train(cfg, rf.path, data, resume=rf.started(), progress=progress)
+        if result.report is not None:
+            print(f"trained in {result.report['time_s']['train']:.0f} s on "
+                  f"{result.report['machine']['name']}", flush=True)
+    return rf
+
+
+def _check_reuse(rf: RunFolder, cfg: TrainConfig, data: str | os.PathLike | None,
+                 free: tuple[str, ...]) -> None:
+    try:
+        ckpt = load_checkpoint(rf.checkpoint)
+        check_config(ckpt, cfg.to_dict(), rf.checkpoint, ignore=free, action="reuse")
+        check_data(ckpt, data_location(data, cfg), rf.checkpoint)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"{err}\nA run is only reused by the settings that made it: delete {rf.path} to "
+            "train it again with these."
+        ) from None
+
+
+def ensure_pretrained(cfg: TrainConfig, folder: str | os.PathLike,
+                      data: str | os.PathLike | None = None, *, progress: bool = True) -> str:
+    """The weights (``last.pt``) of ``cfg``'s stage 1 (:func:`~mggnet_lite.training.config.
+    pretrain_config`) in ``folder``, reused, resumed or trained by :func:`ensure_run`. Reuse
+    is checked against :data:`~mggnet_lite.training.config.PRETRAIN_REUSE_FREE`."""
     pre = pretrain_config(cfg)
-    done = (out / "results.json").is_file() and (out / "last.pt").is_file()
-    if done:  # reuse it only when it was made with these settings
-        from .checkpoint import check_config, load_checkpoint
-
-        check_config(load_checkpoint(out / "last.pt"), pre.to_dict(), out / "last.pt",
-                     ignore=RESUME_FREE)
-    else:
-        if progress:
-            print(f"stage 1: pretraining the backbone ({pre.variant}) -> {out}", flush=True)
-        train(pre, out, data, resume=(out / "last.pt").is_file(), progress=progress, lock="wait")
-    return dataclasses.replace(cfg, weights=str(out / "last.pt"))
-
-
-def run_lock(out: str | os.PathLike) -> FolderLock:
-    """The lock that makes one process at a time train into the run folder ``out``."""
-    return FolderLock(Path(out) / ".lock", what=f"training into {out}")
+    rf = ensure_run(pre, folder, data, progress=progress, reuse_free=PRETRAIN_REUSE_FREE,
+                    what=f"the pretrained backbone ({pre.variant}, stage 1)")
+    return str(rf.checkpoint)
 
 
 def float_output(out: MGGOutput) -> MGGOutput:
@@ -179,51 +191,46 @@ def float_output(out: MGGOutput) -> MGGOutput:
     )
 
 
-def train_step(run: Run, x: torch.Tensor | dict[str, torch.Tensor], y: torch.Tensor
-               ) -> tuple[MGGOutput, torch.Tensor]:
-    """One SGD (or Adam) step on Eq. 5's loss: forward under the run's autocast, the loss in
-    fp32. ``x``: a batch of images, or (frozen backbone) of its features."""
-    with autocast_for(run.device, run.amp):
-        out = run.forward(x)
-    out = float_output(out)
-    loss = mggnet_loss(out, y, run.pos_weight)  # Eq. 5
-    run.flag_non_finite(loss)
-    run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer.step()
-    run.gstep += 1
-    return out, loss
+def train_one_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: PlannedLoader,
+    loss_fn: Callable[[MGGOutput, torch.Tensor], torch.Tensor],
+    epoch: int,
+    run: Run,
+) -> EpochState:
+    """One epoch of Sec. 4.1's SGD on Eq. 5's loss; returns its accumulators (loss sum, train
+    confusion counts), which stay on the device: no host sync per step.
 
-
-def train_one_epoch(run: Run, epoch: int) -> EpochState:
-    """One epoch of Sec. 4.1's SGD; returns its accumulators (loss sum, train confusion counts).
-
-    Every ``run.sync_every`` steps the host looks at the device (:meth:`Run.poll`): a
-    non-finite loss stops the run, SIGINT / SIGTERM saves a mid-epoch checkpoint and stops it.
-    A resumed epoch starts at the checkpoint's step, with its partial sums.
+    ``model`` takes a batch of images, or (frozen backbone) of its features. ``run`` supplies
+    the schedule and the periodic checks (:meth:`Run.before_step`: every ``sync_every`` steps
+    a non-finite loss stops the run, SIGINT / SIGTERM saves a mid-epoch checkpoint and stops
+    it). A resumed epoch starts at the checkpoint's step, with its partial sums.
     """
-    first = run.start_step if epoch == run.start_epoch else 0
-    run.set_lr(epoch)  # the step schedule of Sec. 4.1 (one-cycle: also every step, below)
-    run.train_loader.set_epoch(epoch)  # this epoch's shuffle and flips, from (seed, epoch)
-    run.train_loader.start_at(first)  # skip the batches a resumed epoch has seen
+    first = run.first_step(epoch)
+    loader.set_epoch(epoch)  # this epoch's shuffle and flips, from (seed, epoch)
+    loader.start_at(first)  # skip the batches a resumed epoch has seen
     state = run.epoch_state(first)
     bar = _StepBar(run, epoch, first, state.loss_sum)
-    run.model.train()
-    batches = iter(run.train_loader)
+    model.train()
+    batches = iter(loader)
     for step in range(first, run.steps_per_epoch):
-        if (step - first) % run.sync_every == 0:
-            run.poll(epoch, step, state)
-        if run.cfg.schedule != "step":
-            run.set_lr(epoch, step)  # one-cycle: a new lr every step
-        x, y = next(batches)  # x: images, or a frozen backbone's features (dict)
-        out, loss = train_step(run, x, y)
-        state.loss_sum += loss.detach()  # stays on the device: no host sync per step
+        run.before_step(epoch, step, state)  # lr schedule; every sync_every steps: poll
+        x, y = next(batches)
+        with autocast_for(run.device, run.amp):
+            out = float_output(model(x))  # the loss in fp32
+        loss = loss_fn(out, y)  # Eq. 5
+        run.flag_non_finite(loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        run.gstep += 1
+        state.loss_sum += loss.detach()
         state.counts.update(out.probs.detach(), y)
         state.images += y.shape[0] * run.dist.world_size
         bar.update(step + 1, state.loss_sum)
     bar.close()
     return state
-
 
 class _StepBar:
     """The step bar: mean loss and images/s since its last refresh, every ``log_every`` steps
@@ -299,8 +306,8 @@ def end_epoch(run: Run, epoch: int, state: EpochState) -> int:
     if run.dist.main:
         run.save(pos, None)
         if cfg.keep_epoch_checkpoints:
-            run.save(pos, None, tag=f"epoch_{epoch + 1:02d}")
-        run.log_row(row)
+            run.save(pos, None, tag=run.folder.epoch_checkpoint(epoch + 1).stem)
+        run.folder.log_row(row)
     return signum
 
 
@@ -320,7 +327,8 @@ def fit(run: Run) -> None:
     try:
         with run.stop:
             for epoch in range(run.start_epoch, run.cfg.epochs):
-                state = train_one_epoch(run, epoch)
+                state = train_one_epoch(run.forward, run.optimizer, run.train_loader,
+                                        run.loss, epoch, run)
                 signum = end_epoch(run, epoch, state)
                 row = run.history[-1]
                 bar.set_postfix(
@@ -330,7 +338,8 @@ def fit(run: Run) -> None:
                 )
                 bar.update(1)
                 if signum:  # arrived during the epoch's last steps: the epoch checkpoint holds
-                    raise TrainingInterrupted(signum, run.position(epoch + 1, 0), run.ckpt_path)
+                    raise TrainingInterrupted(signum, run.position(epoch + 1, 0),
+                                             run.folder.checkpoint)
     finally:
         bar.close()
     run.times["train"] = time.perf_counter() - t0
@@ -361,18 +370,16 @@ def report(run: Run) -> TrainResult:
             split=cfg.eval_split,
             config=cfg.to_dict(),
             device=run.device,
-            checkpoint=str(run.ckpt_path),
+            checkpoint=str(run.folder.checkpoint),
             times={
-                "setup": run.times["setup"],
-                "train": run.times["train"],
-                "evaluate": run.times["evaluate"],
+                **run.times,
                 "train_all_sessions": sum(h["seconds"] for h in run.history),
                 "resumed": run.resumed,
             },
         )
         rep["world_size"] = run.dist.world_size
         rep["history"] = run.history
-        atomic_write_json(run.out / "results.json", rep, what="the results")
+        run.folder.write_results(rep)
     return TrainResult(run.out, rep, run.history, run.model, run.dist, plain.counts.cpu())
 
 
@@ -480,7 +487,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def cli_main(args: argparse.Namespace) -> int:
     """Train, then print the evaluation in the paper's table format."""
-    from .data import DatasetFormatError, DatasetNotFoundError
+    from ..data import DatasetFormatError, DatasetNotFoundError
 
     try:
         cfg = config_from_args(args)

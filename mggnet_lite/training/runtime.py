@@ -1,0 +1,84 @@
+"""Where and on what a run computes: the device, the machine a number was measured on, the
+versions (ARCHITECTURE.md, "Speed": every measured claim comes with its hardware)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+
+
+def has_gpu() -> bool:
+    return torch.cuda.is_available()
+
+
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto``: this rank's GPU when there is one, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{local_rank}"
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but no CUDA GPU is visible; use --device cpu")
+    return dev
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
+    """What a measured number ran on: every measured claim comes with its hardware
+    (ARCHITECTURE.md, "Speed")."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    info: dict[str, Any] = {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_cores": cores,
+        "torch_threads": torch.get_num_threads(),
+    }
+    dev = torch.device(device) if device is not None else None
+    if torch.cuda.is_available():
+        idx = dev.index if dev is not None and dev.type == "cuda" and dev.index is not None else 0
+        info["gpu"] = torch.cuda.get_device_name(idx)
+        info["gpu_count"] = torch.cuda.device_count()
+    info["device"] = str(dev) if dev is not None else None
+    info["name"] = (
+        info.get("gpu")
+        if dev is not None and dev.type == "cuda"
+        else (f"{info['cpu']} ({cores} cores)")
+    )
+    return info
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, torch, torchvision and this package."""
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except ImportError:  # pragma: no cover
+        tv = "absent"
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": tv,
+        "mggnet_lite": __version__,
+    }
