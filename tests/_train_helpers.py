@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,11 +31,18 @@ TINY_SETS = [
 ]
 
 
+#: this pytest session's folder for shared sets (conftest.py sets it from tmp_path_factory)
+SESSION: dict[str, Path] = {}
+
+
 def synth_root(n: int = 96, seed: int = 0) -> Path:
-    """A SynthFaces set shared by the test modules (reused when complete: same seed, same bytes)."""
+    """A SynthFaces set shared by the test modules of this session: rendered once per session
+    into pytest's session folder (``tmp_path_factory``), never reused by a later run."""
     from mggnet_lite.data import synthesize
 
-    root = Path(tempfile.gettempdir()) / "mggnet-lite-tests" / f"synth-n{n}-seed{seed}"
+    if "dir" not in SESSION:
+        raise RuntimeError("synth_root() needs conftest.py's session fixture (run under pytest)")
+    root = SESSION["dir"] / f"synth-n{n}-seed{seed}"
     return synthesize(root, n=n, seed=seed, masks=False, progress=False)
 
 

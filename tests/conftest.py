@@ -12,6 +12,7 @@ Nothing here touches the network or the real datasets.
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import pytest
 from PIL import Image
 
 from mggnet_lite.attributes import CELEBA_ATTRIBUTES
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/_*.py helpers
 
 CELEBA_SIZE = (178, 218)  # (width, height) of CelebA's aligned crops
 
@@ -190,6 +193,15 @@ def write_lfwa(
 
 
 # ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_sets(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Sets shared within this session (``_train_helpers.synth_root``) live in pytest's own
+    session folder: a run never sees what an earlier run left behind."""
+    import _train_helpers
+
+    _train_helpers.SESSION["dir"] = tmp_path_factory.mktemp("shared-sets")
 
 
 @pytest.fixture

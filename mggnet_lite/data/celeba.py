@@ -35,7 +35,7 @@ import torch
 from PIL import Image
 
 from ..attributes import CELEBA_ATTRIBUTES
-from .base import AttributeImages
+from .base import AttributeImages, Listing
 from .errors import DatasetFormatError, DatasetNotFoundError, resolve_data_root
 
 SPLITS: dict[str, int | None] = {"train": 0, "valid": 1, "test": 2, "all": None}
@@ -368,31 +368,20 @@ class CelebA(AttributeImages):
         *,
         check_files: bool = True,
     ) -> None:
-        split_key = split.lower() if isinstance(split, str) else split
-        if split_key not in SPLITS:
-            raise ValueError(f"split={split!r}: choose one of {', '.join(SPLITS)}")
+        split_key = self._split_key(split, SPLITS, f"choose one of {', '.join(SPLITS)}")
         self.data_root = resolve_data_root(root, "CelebA", CELEBA_HELP)
         lay = find_layout(self.data_root)
         table = read_attr_file(lay.attr_file)
         partition = read_partition_file(lay.partition_file, table)
         code = SPLITS[split_key]
         rows = np.arange(len(table.names)) if code is None else np.flatnonzero(partition == code)
-        names = [table.names[i] for i in rows.tolist()]
-        if check_files:
-            check_images_exist(lay.image_dir, names, table, rows)
-
-        self.split = split_key
-        self.layout = lay.name
-        self.root = lay.image_dir.resolve()
         self.attr_file = lay.attr_file
         self.partition_file = lay.partition_file
-        self.filenames: list[str] = names
-        self.attr_names: list[str] = list(table.attr_names)
-        self.attr = torch.from_numpy(table.labels[rows].astype(np.int64))
-        self.transform = transform
-        self.target_transform = target_transform
-        self._rows = rows  # row in the label file, for messages
         self._first_line = table.first_line
+        found = Listing(lay.name, lay.image_dir, table.names, table.attr_names, table.labels, rows)
+        self._keep(split_key, found, transform, target_transform)
+        if check_files:
+            check_images_exist(lay.image_dir, self.filenames, table, rows)
 
     @property
     def split_file(self) -> Path:

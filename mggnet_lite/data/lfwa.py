@@ -47,7 +47,7 @@ import torch
 from PIL import Image
 
 from ..attributes import CELEBA_ATTRIBUTES
-from .base import AttributeImages
+from .base import AttributeImages, Listing
 from .errors import DatasetFormatError, DatasetNotFoundError, resolve_data_root
 
 ATTR_FILE = "lfw_att_40.mat"
@@ -266,9 +266,7 @@ class LFWA(AttributeImages):
         images: str | os.PathLike | None = None,
         check_files: bool = True,
     ) -> None:
-        split_key = split.lower() if isinstance(split, str) else split
-        if split_key not in ("train", "test", "all"):
-            raise ValueError(f"split={split!r}: LFWA has train, test and all")
+        split_key = self._split_key(split, ("train", "test", "all"), "LFWA has train, test and all")
         base = resolve_data_root(root, "LFWA", LFWA_HELP)
         self.data_root = _find_root(base)
         self.attr_file = self.data_root / ATTR_FILE
@@ -292,16 +290,8 @@ class LFWA(AttributeImages):
             "test": test,
             "all": np.unique(np.concatenate([train, test])),
         }[split_key]
-
-        self.split = split_key
-        self.layout = "mmlab"
-        self.root = image_dir.resolve()
-        self.filenames: list[str] = [names[i] for i in rows.tolist()]
-        self.attr_names: list[str] = list(CELEBA_ATTRIBUTES)
-        self.attr = torch.from_numpy(labels[rows].astype(np.int64))
-        self.transform = transform
-        self.target_transform = target_transform
-        self._rows = rows
+        found = Listing("mmlab", image_dir, names, CELEBA_ATTRIBUTES, labels, rows)
+        self._keep(split_key, found, transform, target_transform)
         if check_files:
             base_dir = str(self.root)
             for i, f in enumerate(self.filenames):

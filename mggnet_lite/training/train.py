@@ -174,7 +174,7 @@ def ensure_pretrained(cfg: TrainConfig, folder: str | os.PathLike,
     pre = pretrain_config(cfg)
     rf = ensure_run(pre, folder, data, progress=progress, reuse_free=PRETRAIN_REUSE_FREE,
                     what=f"the pretrained backbone ({pre.variant}, stage 1)")
-    return str(rf.checkpoint)
+    return str(rf.checkpoint.resolve())
 
 
 def float_output(out: MGGOutput) -> MGGOutput:

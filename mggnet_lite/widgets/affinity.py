@@ -8,16 +8,19 @@ co-occurrence of the same group pair (:func:`mggnet_lite.analysis.group_cooccurr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..analysis import group_cooccurrence
-from .base import Explorer, W
+from .base import Explorer, ExplorerOptions, W, unit_slider
 from .lookups import AVERAGE, COOC_STATS, IMAGE, affinity_problem, dataset_labels
-from .outputs import ImageOutputs, OutputCache
+from .outputs import ImageOutputs
 from .raster import affinity_graph, encode_png, hstack, matrix_heatmap, titled
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def average_indices(average_over: Sequence[int] | int | None, n: int) -> list[int]:
@@ -40,6 +43,9 @@ class AffinityExplorer(Explorer):
 
     Controls: ``index``, ``prev``, ``next``, ``goto``, ``block``, ``scope`` (``"this image"`` /
     ``"average"``), ``threshold`` (edge threshold), ``cooc`` (which co-occurrence statistic).
+
+    Options ``image_size``, ``indices``, ``device``, ``precompute``, ``cache``: as for
+    :class:`~mggnet_lite.widgets.base.Explorer`.
     """
 
     what = "affinity explorer"
@@ -49,50 +55,26 @@ class AffinityExplorer(Explorer):
         model: torch.nn.Module,
         dataset: Any,
         *,
-        image_size: int = 224,
-        indices: Sequence[int] | None = None,
         average_over: Sequence[int] | int | None = 64,
-        device: str | torch.device = "cpu",
-        precompute: bool = True,
-        cache: OutputCache | None = None,
+        **options: Unpack[ExplorerOptions],
     ) -> None:
-        super().__init__(
-            model,
-            dataset,
-            image_size=image_size,
-            indices=indices,
-            device=device,
-            precompute=precompute,
-            cache=cache,
-        )
+        super().__init__(model, dataset, **options)
         self.average_indices = average_indices(average_over, len(dataset))
         items = self.cache.many(self.average_indices)
-        self.blocks: tuple[str, ...] = tuple(items[0].affinity) if items else ()
+        self.blocks = tuple(items[0].affinity) if items else ()
         self.mean_affinity = {
             b: np.mean([it.affinity[b] for it in items], axis=0) for b in self.blocks
         }
         self.labels = dataset_labels(dataset, self.cache, self.average_indices)
         self._cooc: dict[str, np.ndarray] = {}
         self.controls.update(self._affinity_controls(len(self.node_names)))
-        if not self.blocks:
-            for name in ("block", "scope", "threshold"):
-                self.controls[name].disabled = True
         self.text = W.HTML()
-        self.frame.add_class("mggnet-affinity-frame")
-        self.add_class("mggnet-affinity-explorer")
-        c = self.controls
-        self.children = [
-            self.note,
-            W.HBox([c["prev"], c["index"], c["next"], c["goto"]]),
-            W.HBox([c["block"], c["scope"]]),
-            W.HBox([c["threshold"], c["cooc"]]),
-            self.message,
-            self.header,
-            self.frame,
+        self._lay_out(
+            [("block", "scope"), ("threshold", "cooc")],
             self.text,
-        ]
-        self._wire()
-        self.redraw()
+            css=("mggnet-affinity-frame", "mggnet-affinity-explorer"),
+            need_blocks=("block", "scope", "threshold"),
+        )
 
     def _affinity_controls(self, k: int) -> dict[str, W.Widget]:
         return {
@@ -107,15 +89,7 @@ class AffinityExplorer(Explorer):
                 description="show",
                 style={"button_width": "90px"},
             ),
-            "threshold": W.FloatSlider(
-                round(1.5 / max(k - 1, 1), 2),
-                min=0.0,
-                max=1.0,
-                step=0.01,
-                description="edges ≥",
-                continuous_update=True,
-                layout=W.Layout(width="300px"),
-            ),
+            "threshold": unit_slider(round(1.5 / max(k - 1, 1), 2), 0.01, "edges ≥"),
             "cooc": W.Dropdown(
                 options=list(COOC_STATS),
                 value=list(COOC_STATS)[1],
@@ -190,11 +164,9 @@ class AffinityExplorer(Explorer):
 
     def _default_steps(self) -> dict[str, Sequence[Any]]:
         c = self.controls
-        steps: dict[str, Sequence[Any]] = {
-            "index": [1 % (c["index"].max + 1), 0],
-            "threshold": [0.3, c["threshold"].value],
-            "cooc": list(COOC_STATS),
-        }
+        steps = super()._default_steps()
+        steps["threshold"] = [0.3, c["threshold"].value]
+        steps["cooc"] = list(COOC_STATS)
         if self.blocks:
             steps["block"] = list(c["block"].options)
             steps["scope"] = [AVERAGE, IMAGE]

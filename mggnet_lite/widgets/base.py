@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -77,6 +77,18 @@ def kernel_note(what: str) -> W.Widget:
     return KernelNote(static, live)
 
 
+def unit_slider(value: float, step: float, description: str) -> W.FloatSlider:
+    """A slider over [0, 1] (an opacity, a threshold), drawn as its value moves."""
+    return W.FloatSlider(
+        value,
+        min=0.0,
+        max=1.0,
+        step=step,
+        description=description,
+        continuous_update=True,
+        layout=W.Layout(width="300px"),
+    )
+
 
 def message_html(text: str) -> str:
     """An error box for ``text`` (empty text: no box)."""
@@ -88,11 +100,27 @@ def message_html(text: str) -> str:
     )
 
 
+class ExplorerOptions(TypedDict, total=False):
+    """The keyword options every explorer takes (see :class:`Explorer`)."""
+
+    image_size: int
+    indices: Sequence[int] | None
+    device: str | torch.device
+    precompute: bool
+    cache: OutputCache | None
+
+
 class Explorer(W.VBox):
     """Common parts: cache, image list, prev / next / index / goto, message, frame, timing.
 
-    Subclasses add their controls to ``self.controls``, then call ``_wire()`` and
-    ``redraw()``; they draw in ``_draw`` and say what cannot be shown in ``_problem``.
+    ``indices``: the images the slider scrubs (default the first ``default_count``),
+    computed up front when ``precompute``; ``image_size``: the model's input size (use the
+    training size); ``cache``: another explorer's :class:`OutputCache` of the same model and
+    dataset, to share its outputs.
+
+    Subclasses take these options as ``**options: Unpack[ExplorerOptions]``, set
+    ``self.blocks``, add their controls to ``self.controls``, then call ``_lay_out()``;
+    they draw in ``_draw`` and say what cannot be shown in ``_problem``.
     """
 
     what = "explorer"
@@ -102,14 +130,15 @@ class Explorer(W.VBox):
         model: torch.nn.Module,
         dataset: Any,
         *,
-        image_size: int,
-        indices: Sequence[int] | None,
-        device: str | torch.device,
-        precompute: bool,
+        image_size: int = 224,
+        indices: Sequence[int] | None = None,
+        device: str | torch.device = "cpu",
+        precompute: bool = True,
         cache: OutputCache | None = None,
         default_count: int = 32,
     ) -> None:
         super().__init__()
+        self.blocks: tuple[str, ...] = ()
         self.model, self.dataset = model, dataset
         self.cache = output_cache(model, dataset, cache, image_size=image_size, device=device)
         self.indices = image_indices(indices, len(dataset), default_count)
@@ -140,6 +169,40 @@ class Explorer(W.VBox):
         }
         if precompute:
             precompute_outputs(self.cache, self.indices)
+
+    def _lay_out(
+        self,
+        rows: Sequence[Sequence[str]],
+        below: W.Widget,
+        *,
+        css: tuple[str, str],
+        need_blocks: Sequence[str],
+    ) -> None:
+        """Finish the widget: lay it out, wire the controls and draw the first frame.
+
+        Top to bottom: the kernel note, the navigation row, one row per entry of ``rows``
+        (control names), the message, the header, the frame and ``below``. ``css`` are the
+        classes of the frame and of the widget; ``need_blocks`` are the controls disabled
+        when the model has no ``blocks`` to show.
+        """
+        if not self.blocks:
+            for name in need_blocks:
+                self.controls[name].disabled = True
+        frame_class, widget_class = css
+        self.frame.add_class(frame_class)
+        self.add_class(widget_class)
+        c = self.controls
+        self.children = [
+            self.note,
+            W.HBox([c["prev"], c["index"], c["next"], c["goto"]]),
+            *(W.HBox([c[name] for name in row]) for row in rows),
+            self.message,
+            self.header,
+            self.frame,
+            below,
+        ]
+        self._wire()
+        self.redraw()
 
     def _wire(self) -> None:
         c = self.controls

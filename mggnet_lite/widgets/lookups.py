@@ -70,27 +70,35 @@ def mask_blocks(cache: OutputCache, first: int) -> tuple[str, ...]:
     return tuple(cache.get(first).masks)
 
 
-def mask_problem(model: torch.nn.Module, blocks: Sequence[str]) -> str:
-    """Why a model shows no masks ('' when it has some)."""
+#: What a view says when the model lacks its blocks, after "This model (<variant>) has no ".
+_LACKING = {
+    "masks": (
+        "group attention masks: GAL (Eq. 1) is not part of it. Build a 'gal' or 'mggnet' "
+        "model to see masks; the predictions below still work."
+    ),
+    "affinities": (
+        "graph affinities: GCL (Eq. 2) is only in the 'mggnet' variant. The label "
+        "co-occurrence below is still shown."
+    ),
+}
+
+
+def _lacks(model: torch.nn.Module, blocks: Sequence[str], view: str) -> str:
+    """'' when ``blocks`` is not empty, else why the model shows no ``view`` (a _LACKING key)."""
     if blocks:
         return ""
     variant = getattr(model, "variant", type(model).__name__)
-    return (
-        f"This model ({variant!r}) has no group attention masks: GAL (Eq. 1) is not "
-        "part of it. Build a 'gal' or 'mggnet' model to see masks; the predictions "
-        "below still work."
-    )
+    return f"This model ({variant!r}) has no {_LACKING[view]}"
+
+
+def mask_problem(model: torch.nn.Module, blocks: Sequence[str]) -> str:
+    """Why a model shows no masks ('' when it has some)."""
+    return _lacks(model, blocks, "masks")
 
 
 def affinity_problem(model: torch.nn.Module, blocks: Sequence[str]) -> str:
     """Why a model shows no affinities ('' when it has some)."""
-    if blocks:
-        return ""
-    variant = getattr(model, "variant", type(model).__name__)
-    return (
-        f"This model ({variant!r}) has no graph affinities: GCL (Eq. 2) is only in "
-        "the 'mggnet' variant. The label co-occurrence below is still shown."
-    )
+    return _lacks(model, blocks, "affinities")
 
 
 def gt_rows(node_names: Sequence[str]) -> list[int | None]:

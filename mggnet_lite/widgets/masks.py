@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .base import Explorer, W
+from .base import Explorer, ExplorerOptions, W, unit_slider
 from .lookups import (
     ALL,
     BOTH,
@@ -27,7 +27,7 @@ from .lookups import (
     mask_blocks,
     mask_problem,
 )
-from .outputs import ImageOutputs, OutputCache, ground_truth_source
+from .outputs import ImageOutputs, ground_truth_source
 from .raster import (
     encode_png,
     hstack,
@@ -38,6 +38,9 @@ from .raster import (
     titled,
     vstack,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class MaskScrubber(Explorer):
@@ -50,10 +53,11 @@ class MaskScrubber(Explorer):
     the K masks of the image at once). Below the frame: the group's attributes, predicted
     probability Y_a (Eq. 4) vs the label.
 
-    ``indices``: the images the slider scrubs (default the first 32), computed up front
-    when ``precompute``; ``image_size``: the model's input size (use the training size);
-    ``cache``: another explorer's :class:`OutputCache` of the same model and dataset, to
-    share its outputs (e.g. ``AffinityExplorer(..., cache=scrubber.cache)``).
+    Options (as for :class:`~mggnet_lite.widgets.base.Explorer`): ``indices``, the images
+    the slider scrubs (default the first 32), computed up front when ``precompute``;
+    ``image_size``, the model's input size (use the training size); ``device``; ``cache``,
+    another explorer's :class:`OutputCache` of the same model and dataset, to share its
+    outputs (e.g. ``AffinityExplorer(..., cache=scrubber.cache)``).
     """
 
     what = "mask scrubber"
@@ -63,47 +67,23 @@ class MaskScrubber(Explorer):
         model: torch.nn.Module,
         dataset: Any,
         *,
-        image_size: int = 224,
-        indices: Sequence[int] | None = None,
-        device: str | torch.device = "cpu",
-        precompute: bool = True,
         opacity: float = 0.5,
-        cache: OutputCache | None = None,
+        **options: Unpack[ExplorerOptions],
     ) -> None:
-        super().__init__(
-            model,
-            dataset,
-            image_size=image_size,
-            indices=indices,
-            device=device,
-            precompute=precompute,
-            cache=cache,
-        )
+        super().__init__(model, dataset, **options)
         self.gt_source = ground_truth_source(dataset)
         self._gt_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._up_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self.blocks: tuple[str, ...] = mask_blocks(self.cache, self.indices[0])
+        self.blocks = mask_blocks(self.cache, self.indices[0])
         self._gt_rows = gt_rows(self.node_names)
         self.controls.update(self._mask_controls(opacity))
-        if not self.blocks:
-            for name in ("block", "opacity", "view"):
-                self.controls[name].disabled = True
         self.table = W.HTML()
-        self.frame.add_class("mggnet-mask-frame")
-        self.add_class("mggnet-mask-scrubber")
-        c = self.controls
-        self.children = [
-            self.note,
-            W.HBox([c["prev"], c["index"], c["next"], c["goto"]]),
-            W.HBox([c["group"], c["opacity"], c["gt"]]),
-            W.HBox([c["block"], c["view"]]),
-            self.message,
-            self.header,
-            self.frame,
+        self._lay_out(
+            [("group", "opacity", "gt"), ("block", "view")],
             self.table,
-        ]
-        self._wire()
-        self.redraw()
+            css=("mggnet-mask-frame", "mggnet-mask-scrubber"),
+            need_blocks=("block", "opacity", "view"),
+        )
 
     def _mask_controls(self, opacity: float) -> dict[str, W.Widget]:
         block_opts = list(self.blocks) + ([BOTH] if len(self.blocks) > 1 else [])
@@ -120,15 +100,7 @@ class MaskScrubber(Explorer):
                 description="block",
                 style={"button_width": "70px"},
             ),
-            "opacity": W.FloatSlider(
-                opacity,
-                min=0.0,
-                max=1.0,
-                step=0.05,
-                description="opacity",
-                continuous_update=True,
-                layout=W.Layout(width="300px"),
-            ),
+            "opacity": unit_slider(opacity, 0.05, "opacity"),
             "gt": W.ToggleButton(
                 False,
                 description="ground truth",
@@ -244,12 +216,10 @@ class MaskScrubber(Explorer):
 
     def _default_steps(self) -> dict[str, Sequence[Any]]:
         c = self.controls
-        steps: dict[str, Sequence[Any]] = {
-            "index": [1 % (c["index"].max + 1), 0],
-            "group": [self.node_names[1 % len(self.node_names)], self.node_names[0]],
-            "opacity": [0.8, 0.5],
-            "view": [ALL, ONE],
-        }
+        steps = super()._default_steps()
+        steps["group"] = [self.node_names[1 % len(self.node_names)], self.node_names[0]]
+        steps["opacity"] = [0.8, 0.5]
+        steps["view"] = [ALL, ONE]
         if self.blocks:
             steps["block"] = list(c["block"].options)
         if self.gt_source is not None:

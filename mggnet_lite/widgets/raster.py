@@ -86,25 +86,27 @@ def titled(
 
 def hstack(panels: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
     """Panels side by side on white, top-aligned."""
-    h = max(p.shape[0] for p in panels)
-    w = sum(p.shape[1] for p in panels) + gap * (len(panels) - 1)
-    out = np.full((h, w, 3), 255, np.uint8)
-    x = 0
-    for p in panels:
-        out[: p.shape[0], x : x + p.shape[1]] = p
-        x += p.shape[1] + gap
-    return out
+    return _stack(panels, gap, axis=1)
 
 
 def vstack(rows: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
     """Rows one under the other on white, left-aligned."""
-    w = max(r.shape[1] for r in rows)
-    h = sum(r.shape[0] for r in rows) + gap * (len(rows) - 1)
-    out = np.full((h, w, 3), 255, np.uint8)
-    y = 0
-    for r in rows:
-        out[y : y + r.shape[0], : r.shape[1]] = r
-        y += r.shape[0] + gap
+    return _stack(rows, gap, axis=0)
+
+
+def _stack(panels: Sequence[np.ndarray], gap: int, axis: int) -> np.ndarray:
+    """Panels on white along ``axis`` (0: down, 1: across), ``gap`` apart, aligned at 0."""
+    across = 1 - axis
+    size = [0, 0]
+    size[axis] = sum(p.shape[axis] for p in panels) + gap * (len(panels) - 1)
+    size[across] = max(p.shape[across] for p in panels)
+    out = np.full((size[0], size[1], 3), 255, np.uint8)
+    at = 0
+    for p in panels:
+        where = [slice(0, p.shape[0]), slice(0, p.shape[1])]
+        where[axis] = slice(at, at + p.shape[axis])
+        out[tuple(where)] = p
+        at += p.shape[axis] + gap
     return out
 
 
