@@ -84,6 +84,11 @@ def _epochs(run: Path) -> list[int]:
 
 
 def test_two_cli_trainings_into_one_folder(tmp_path: Path) -> None:
+    """The second trainer is refused while the first holds the folder (frozen with SIGSTOP
+    mid-run, so that the test does not race it), naming the folder and the holder; the
+    first then finishes its whole run."""
+    import signal
+
     data, out = synth_root(), tmp_path / "run"
     cmd = train_cmd(data, out, "--variant", "baseline", "--epochs", "2", "1")
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -92,14 +97,16 @@ def test_two_cli_trainings_into_one_folder(tmp_path: Path) -> None:
     deadline = time.monotonic() + 120
     while not (lock.is_file() and lock.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.05)  # until the first one holds the folder
-    t0 = time.monotonic()
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO, timeout=60)
-    waited = time.monotonic() - t0
+    first.send_signal(signal.SIGSTOP)
+    try:
+        assert not (out / "results.json").exists()  # frozen before the end of its run
+        second = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO,
+                                timeout=120)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, err1 = first.communicate(timeout=600)
     assert first.returncode == 0, err1
     assert second.returncode == 2, second.stderr
-    print(f"second trainer refused after {waited:.1f} s")
-    assert waited < 5, waited
     assert str(out) in second.stderr and f"pid {first.pid}" in second.stderr
     assert _epochs(out) == [1, 2, 3]
 

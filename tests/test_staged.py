@@ -1,4 +1,4 @@
-"""The quick profile's two stages (profiles.py): a pretrained narrow ResNet-18, then GAL / GCL /
+"""The quick profile's two stages (training/config.py): a pretrained narrow ResNet-18, then GAL / GCL /
 heads trained on its frozen, cached features; plus the pieces they are made of."""
 
 from __future__ import annotations
