@@ -4,14 +4,18 @@ loud version / config mismatches, and a NaN loss that stops the run without losi
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import pickle
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import torch
-from _train_helpers import TINY_SETS, synth_root
+from _train_helpers import REPO, TINY_SETS, env, synth_root
 
 import mggnet_lite.training.run as run_mod
 import mggnet_lite.training.train as train_mod
@@ -55,15 +59,51 @@ def tiny_config(**sets):
     )
 
 
-def test_atomic_save_keeps_old_file_when_saving_fails(tmp_path):
+def test_atomic_save_keeps_old_file_when_pickling_fails(tmp_path):
     path = tmp_path / "last.pt"
     atomic_save({"a": torch.arange(3)}, path)
     with pytest.raises(
         (pickle.PicklingError, AttributeError, TypeError)
-    ):  # a lambda cannot be pickled: the save fails midway
+    ):  # a lambda cannot be pickled: the save fails before a byte is written
         atomic_save({"a": torch.zeros(3), "bad": lambda: 0}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.arange(3))
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+
+
+#: a child that saves a 4 MB checkpoint over ``argv[1]`` while the kernel refuses any write past
+#: 64 KiB of a file (``ulimit -f``): the write itself fails midway, whatever file it goes to
+WRITE_PAST_LIMIT = textwrap.dedent("""
+    import resource, signal, sys
+    import torch
+    from mggnet_lite.training.checkpoint import atomic_save
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write returns EFBIG instead of a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE,
+                       (65536, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    try:
+        atomic_save({"a": torch.zeros(1_000_000)}, sys.argv[1])
+    except OSError as err:
+        print("REFUSED", type(err).__name__, err.errno, err, flush=True)
+    else:
+        print("WROTE", flush=True)
+""")
+
+
+def test_atomic_save_keeps_old_file_when_the_write_fails_midway(tmp_path):
+    path = tmp_path / "last.pt"
+    atomic_save({"a": torch.arange(3)}, path)
+    old = path.read_bytes()
+    assert len(old) < 65536  # the old file fits under the limit; the new one (4 MB) does not
+    proc = subprocess.run([sys.executable, "-c", WRITE_PAST_LIMIT, str(path)],
+                          capture_output=True, text=True, env=env(), cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("REFUSED "), proc.stdout
+    _, kind, code = proc.stdout.split()[:3]
+    assert int(code) == errno.EFBIG, proc.stdout  # the save failed while writing its bytes
+    assert path.read_bytes() == old, "the old checkpoint was overwritten by a partial one"
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.arange(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+    # reported as the file size limit, naming the target
+    assert kind == "DiskFullError" and str(path) in proc.stdout and "ulimit -f" in proc.stdout
 
 
 def test_code_in_pickle_is_refused_and_never_runs(tmp_path):

@@ -112,22 +112,34 @@ def test_two_cli_trainings_into_one_folder(tmp_path: Path) -> None:
 
 
 def test_sigkill_after_the_first_checkpoint_then_resume(tmp_path: Path) -> None:
+    import json
     import signal
+
+    from mggnet_lite.training.checkpoint import load_checkpoint
 
     data, out = synth_root(), tmp_path / "run"
     cmd = train_cmd(data, out, "--variant", "baseline", "--epochs", "2", "1")
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=env(), cwd=REPO)
     deadline = time.monotonic() + 300
-    while not (out / "last.pt").is_file() and time.monotonic() < deadline:
+    while (not (out / "last.pt").is_file() and child.poll() is None
+           and time.monotonic() < deadline):
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)  # no handler runs: the kernel drops the lock
-    child.wait(timeout=60)
-    assert (out / "last.pt").is_file()
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL, err  # killed mid-run, not finished before
+    # what the kill left: the first epochs' checkpoint, no results, not every epoch logged
+    position = load_checkpoint(out / "last.pt")["position"]
+    assert 1 <= position["epoch"] < 3, f"the checkpoint is not of a partial run: {position}"
+    assert not (out / "results.json").exists()
+    logged = _epochs(out) if (out / "metrics.jsonl").is_file() else []
+    assert len(logged) < 3, logged
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, env=env(),
                              cwd=REPO, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert _epochs(out) == [1, 2, 3]
+    res = json.loads((out / "results.json").read_text())
+    assert res["time_s"]["resumed"] and [h["epoch"] for h in res["history"]] == [1, 2, 3]
 
 
 #: what a chapter does in its kernel: one cell, run by a real Jupyter kernel (nbclient),

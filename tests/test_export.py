@@ -40,8 +40,11 @@ def train_tiny_run(out: Path, n: int = 168) -> Path:
 
 
 def _onnx():
-    pytest.importorskip("onnx", reason="ONNX export needs the 'export' extra (onnx)")
-    return pytest.importorskip("onnxruntime", reason="ONNX export needs onnxruntime")
+    """onnxruntime (after onnx): both are in the test extra, so a missing one fails here."""
+    import onnx  # noqa: F401
+    import onnxruntime
+
+    return onnxruntime
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,9 @@ def reference(run, images):
     ]
 
 
-def _check_card(out: Path, run: Path, fmt: str) -> dict:
+def _check_card(out: Path, run: Path, fmt: str, measured: float) -> dict:
+    """The card beside ``out``: the run's own numbers, and the check the test measured itself
+    (``measured``: max |export - PyTorch| on the same 16 test images)."""
     card = json.loads(Path(f"{out}.card.json").read_text())
     results = json.loads((run / "results.json").read_text())
     m = card["metrics"]
@@ -87,7 +92,9 @@ def _check_card(out: Path, run: Path, fmt: str) -> dict:
     assert card["data"]["name"] == "SynthFaces" and card["data"]["synthetic"] is True
     assert card["format"] == fmt and card["input"]["shape"] == ["batch", 3, 32, 32]
     assert card["versions"]["export"]["torch"] == torch.__version__
-    assert card["check"]["max_abs_diff"] <= export.TOLERANCE
+    assert card["check"]["inputs"] == "the first 16 images of SynthFaces test"
+    assert card["check"]["max_abs_diff"] == pytest.approx(measured, rel=1e-3, abs=1e-9)
+    assert card["check"]["tolerance"] == export.TOLERANCE
     md = Path(f"{out}.card.md").read_text()
     assert f"{results['mean_accuracy']:.2f}%" in md and "SynthFaces" in md
     assert "mean nothing" in md  # a SynthFaces model: its own limit, not CelebA's
@@ -109,7 +116,7 @@ def test_onnx_round_trip_with_explanations(tmp_path, run, images, reference):
     got = sess.run(None, {"input": images.numpy()})
     diffs = [float(np.abs(g - r.numpy()).max()) for g, r in zip(got, reference, strict=True)]
     assert max(diffs) <= 1e-4, diffs
-    _check_card(out, run, "onnx")
+    _check_card(out, run, "onnx", max(diffs))
 
 
 def test_torchscript_round_trip_probabilities_only(tmp_path, run, images, reference):
@@ -125,9 +132,37 @@ def test_torchscript_round_trip_probabilities_only(tmp_path, run, images, refere
     with torch.no_grad():
         probs = loaded(images)
     assert probs.shape == (16, 40)
-    assert float((probs - reference[0]).abs().max()) <= 1e-4
+    diff = float((probs - reference[0]).abs().max())
+    assert diff <= 1e-4
     assert json.loads(extra["meta.json"])["image_size"] == "32"
-    _check_card(out, run, "torchscript")
+    _check_card(out, run, "torchscript", diff)
+
+
+@pytest.mark.parametrize("shift", [0.5, 3.0])
+def test_export_is_checked_before_anything_is_written(tmp_path, run, monkeypatch, shift):
+    """One output of the exported model is moved by ``shift`` x the tolerance: within it the
+    export is written and its card records that difference; beyond it nothing is written."""
+    real = export.run_exported
+
+    def perturbed(data, fmt, x):
+        out = real(data, fmt, x)
+        out[0][3, 7] += np.float32(shift * export.TOLERANCE)
+        return out
+
+    monkeypatch.setattr(export, "run_exported", perturbed)
+    out = tmp_path / "model.pt"
+    written = [out, Path(f"{out}.card.json"), Path(f"{out}.card.md")]
+    if shift > 1:
+        with pytest.raises(ValueError, match="differs from PyTorch by .*nothing written"):
+            export.export_model(run, "torchscript", out)
+        assert not any(p.exists() for p in written)
+        assert list(tmp_path.iterdir()) == []  # no temporary file either
+    else:
+        card = export.export_model(run, "torchscript", out)
+        assert all(p.exists() for p in written)
+        got = json.loads(written[1].read_text())["check"]["max_abs_diff"]
+        assert got == card["check"]["max_abs_diff"]
+        assert got == pytest.approx(shift * export.TOLERANCE, rel=1e-2)
 
 
 def test_cli_refuses_an_unknown_suffix(tmp_path, run, capsys):
@@ -165,7 +200,8 @@ def test_a_celeba_run_states_celeba_limits_once(run) -> None:
 
 def test_onnx_metadata_names_the_models_own_attributes(tmp_path, run) -> None:
     """A model whose attribute order is its own (here reversed) exports that order."""
-    onnx = pytest.importorskip("onnx")
+    import onnx
+
     ckpt = torch.load(run / "last.pt", weights_only=True)
     ckpt["model_config"]["attributes"] = own = list(reversed(ckpt["model_config"]["attributes"]))
     (tmp_path / "own").mkdir()

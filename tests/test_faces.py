@@ -1,24 +1,26 @@
 """Face detection and CelebA alignment on a real photograph (issue [3/5], item 1).
 
 The photograph is matplotlib's ``grace_hopper.jpg`` (it ships with an installed dependency;
-no network). Its eye centres were measured by hand at 4x zoom (about +-1.5 px).
+no network). Its eye centres were measured by hand at 4x zoom (about +-1.5 px), its mouth
+centre at 8x zoom (about +-2 px).
 """
 
 from __future__ import annotations
 
 import math
 
+import cv2  # the test extra holds the photos extra: a missing one is an error, not a skip
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-cv2 = pytest.importorskip("cv2", reason="face detection needs opencv-python-headless<5")
-
-from mggnet_lite.deploy import faces  # noqa: E402
-from mggnet_lite.deploy.faces import CANONICAL, CROP_SIZE, apply_transform, detect_and_align  # noqa: E402
+from mggnet_lite.deploy import faces
+from mggnet_lite.deploy.faces import CANONICAL, CROP_SIZE, apply_transform, detect_and_align
 
 #: hand-measured pupil centres of grace_hopper.jpg (512 x 600), image-left eye first
 TRUTH = {"left_eye": (221.5, 188.5), "right_eye": (302.5, 186.0)}
+#: its mouth centre, the midpoint of the two corners of the lips (at 8x zoom, about +-2 px)
+MOUTH = (268.0, 280.0)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +60,17 @@ def test_real_photo_aligns_eyes_within_6px_of_canonical(found):
     for name in ("left_eye", "right_eye"):
         assert _dist(aligned[name], CANONICAL[name]) < 6, (name, aligned[name])
         assert _dist(found.landmarks[name], TRUTH[name]) < 6
-    # and the detector's own eyes land on them exactly (two points fix a similarity)
-    mapped = apply_transform(found.transform, found.landmarks)
-    assert _dist(mapped["left_eye"], CANONICAL["left_eye"]) < 1e-6
+    # the transform is the non-reflective similarity taking the detector's eyes onto CelebA's,
+    # computed here in closed form on complex numbers: z -> p z + q, p = (w2 - w1) / (z2 - z1)
+    z1, z2 = (complex(*found.landmarks[k]) for k in ("left_eye", "right_eye"))
+    w1, w2 = (complex(*CANONICAL[k]) for k in ("left_eye", "right_eye"))
+    p = (w2 - w1) / (z2 - z1)
+    q = w1 - p * z1
+    expect = [[p.real, -p.imag, q.real], [p.imag, p.real, q.imag]]
+    np.testing.assert_allclose(found.transform, expect, rtol=0, atol=1e-9)
+    # the hand-measured mouth lands on CelebA's mouth point: below the eyes, upright, to scale
+    aligned_mouth = apply_transform(found.transform, {"mouth": MOUTH})["mouth"]
+    assert _dist(aligned_mouth, CANONICAL["mouth"]) < 6, aligned_mouth
 
 
 def _warp(photo: Image.Image, scale: float, degrees: float, shift: tuple[float, float]):

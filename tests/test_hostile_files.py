@@ -12,20 +12,20 @@ predictable.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from mggnet_lite.attributes import CELEBA_ATTRIBUTES  # noqa: E402
-from mggnet_lite.data.celeba import read_attr_file, read_partition_file  # noqa: E402
-from mggnet_lite.data.errors import DatasetFormatError, DatasetNotFoundError  # noqa: E402
+from mggnet_lite.attributes import CELEBA_ATTRIBUTES
+from mggnet_lite.data.celeba import read_attr_file, read_partition_file
+from mggnet_lite.data.errors import DatasetFormatError, DatasetNotFoundError
 
 OURS = (DatasetFormatError, DatasetNotFoundError)
 MANY = settings(max_examples=2000, derandomize=True, deadline=None, database=None,
@@ -110,28 +110,73 @@ def mutated(draw, kind: str) -> bytes:
     return bytes(data)
 
 
-def _check_refusal(kind: str, data: bytes) -> None:
+def _check_refusal(kind: str, data: bytes) -> str:
+    """Read one mutated file: the name of our error that refused it (its message names the file
+    and the line), or ``"accepted"`` when it still reads, and then reads as a well-formed table."""
     folder = Path(tempfile.mkdtemp(prefix="hostile-"))
     try:
         try:
-            _read(kind, data, folder)
+            got, _ = _read(kind, data, folder)
         except OURS as err:
             msg = str(err)
             name = _ATTR.get(kind) or _PART[kind]
             assert name in msg, msg
             assert "line" in msg or "empty" in msg, msg
+            return type(err).__name__
     finally:
         shutil.rmtree(folder)
+    # an edit that left a valid file (a -1 turned 1, a name changed ...): what was read is
+    # what the file says, field by field
+    rows = _fields(kind, data)
+    if kind in _ATTR:
+        if kind == "attr_txt":  # the image count, then the attribute names
+            assert int(rows[0][0]) == len(rows) - 2 and len(rows[1]) == 40
+        rows = rows[1:] if kind == "attr_csv" else rows[2:]
+        assert all(len(r) == 41 and set(r[1:]) <= {b"1", b"-1"} for r in rows), rows
+        assert got.attr_names == list(CELEBA_ATTRIBUTES)
+        assert got.names == [r[0].decode("utf-8", "replace") for r in rows]
+        assert got.labels.dtype == np.uint8
+        assert np.array_equal(got.labels, [[v == b"1" for v in r[1:]] for r in rows])
+    else:  # the same images as the label file, in order, each 0, 1 or 2
+        if kind == "part_csv" or rows[0][1:] == [b"partition"]:
+            rows = rows[1:]
+        assert [r[0] for r in rows] == [f"{i + 1:06d}.jpg".encode() for i in range(N_ROWS)]
+        assert all(len(r) == 2 and r[1] in (b"0", b"1", b"2") for r in rows), rows
+        assert got.dtype == np.int8 and got.tolist() == [int(r[1]) for r in rows]
+    return "accepted"
+
+
+def _fields(kind: str, data: bytes) -> list[list[bytes]]:
+    """The lines of a label file as lists of fields, by the format's rules (not the reader's
+    code): a leading BOM is not text; blanks, tabs and CRs (and commas in a CSV) separate
+    fields; trailing blank lines do not count."""
+    sep = rb"[ \t\r,]+" if kind.endswith("csv") else rb"[ \t\r]+"
+    text = data.removeprefix(b"\xef\xbb\xbf")
+    rows = [[f for f in re.split(sep, line) if f] for line in text.split(b"\n")]
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _require_refusals(outcomes: list[str], least: float) -> None:
+    """At least the share ``least`` of the generated files was refused, with our format error:
+    a reader that reads what it cannot understand fails here."""
+    counts = Counter(outcomes)
+    print(dict(counts))
+    assert counts["DatasetFormatError"] >= least * len(outcomes), dict(counts)
 
 
 @pytest.mark.parametrize("kind", ["attr_txt", "attr_csv", "part_txt", "part_csv"])
 def test_malformed_celeba_files_raise_only_our_errors_naming_file_and_line(kind: str) -> None:
+    outcomes: list[str] = []
+
     @MANY
     @given(mutated(kind))
     def check(data: bytes) -> None:
-        _check_refusal(kind, data)
+        outcomes.append(_check_refusal(kind, data))
 
     check()
+    _require_refusals(outcomes, 0.5)
 
 
 # ----------------------------------------------------------------------------- valid variants
@@ -269,6 +314,8 @@ def test_malformed_lfwa_mat_files_raise_only_our_errors(which: str, tmp_path: Pa
     name = "lfw_att_40.mat" if which == "attr" else "indices_train_test.mat"
     template = (root / name).read_bytes()
 
+    outcomes: list[str] = []
+
     @MANY
     @given(lfwa_variant(which))
     def check(variant: dict) -> None:
@@ -279,10 +326,21 @@ def test_malformed_lfwa_mat_files_raise_only_our_errors(which: str, tmp_path: Pa
             _lfwa_variant(root, which, variant)
         try:
             if which == "attr":
-                read_lfwa_labels(root / name)
+                names, labels, _ = read_lfwa_labels(root / name)
             else:
-                read_lfwa_split(root / name, 24)
+                train, test = read_lfwa_split(root / name, 24)
         except OURS as err:
             assert name in str(err), str(err)
+            outcomes.append(type(err).__name__)
+            return
+        outcomes.append("accepted")  # then what was read is well-formed
+        if which == "attr":
+            assert labels.dtype == np.uint8 and labels.shape == (len(names), 40)
+            assert set(np.unique(labels).tolist()) <= {0, 1}
+        else:
+            both = np.concatenate([train, test])
+            assert both.min(initial=0) >= 0 and both.max(initial=0) < 24
+            assert len(np.intersect1d(train, test)) == 0
 
     check()
+    _require_refusals(outcomes, 0.25)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2  # noqa: F401  (test extra: a missing one is an error, not a skip)
 import numpy as np
 import pytest
 import torch
@@ -16,10 +17,8 @@ from _train_helpers import REPO, env, synth_root
 from PIL import Image
 from test_export import train_tiny_run
 
-pytest.importorskip("cv2", reason="face detection needs opencv-python-headless<5")
-
-from mggnet_lite.attributes import CELEBA_ATTRIBUTES, GROUPS  # noqa: E402
-from mggnet_lite.deploy import predict  # noqa: E402
+from mggnet_lite.attributes import CELEBA_ATTRIBUTES, GROUPS
+from mggnet_lite.deploy import predict
 
 
 @pytest.fixture(scope="module")
@@ -97,18 +96,36 @@ def test_explain_draws_the_models_masks(tmp_path, run, predictor, inputs, photo)
     assert rc == 0
     (png,) = sorted((tmp_path / "ex").glob("*.png"))
     assert png.name == "grace_hopper_face1.png"
-    written = np.asarray(Image.open(png).convert("RGB"))
+    with Image.open(png) as im:
+        assert im.mode == "RGB"
+        written = np.asarray(im)
+    # the expected picture, composed here: the model run by hand on the aligned crop, and its
+    # probabilities, masks and affinities handed to the drawing function one by one
     (face,) = detect_and_align(photo)
-    outputs = predict.predict_crops(predictor, [face.crop])
-    caption = predict._caption(predictor, photo, 0)
-    redrawn = np.asarray(predict.explain_face(predictor, outputs, 0, face.crop, caption))
-    assert written.shape == redrawn.shape and written.shape[0] > 800 and written.shape[1] > 800
-    assert np.array_equal(written, redrawn)  # the picture is drawn from these outputs
-    masks = outputs["masks"]
-    assert set(masks) == {"block3", "block4"} and masks["block3"].shape[1] == 8
-    masks["block3"][0, 3] = 1.0 - masks["block3"][0, 3]  # change one mask of the model ...
-    changed = np.asarray(predict.explain_face(predictor, outputs, 0, face.crop, caption))
-    assert changed.shape == written.shape and not np.array_equal(changed, written)  # ... shown
+    model = predictor.model
+    with torch.no_grad():
+        out = model(predict.to_batch([face.crop], predictor.image_size))
+    probs = out.probs[0].numpy()
+    masks = {b: m[0].numpy() for b, m in out.masks.items()}
+    affinity = {b: a[0].numpy() for b, a in out.affinity.items()}
+    assert set(masks) == set(affinity) == {"block3", "block4"} and masks["block3"].shape[0] == 8
+
+    def drawn(probs, masks, affinity) -> np.ndarray:
+        return np.asarray(predict.explain_figure(
+            face.crop, probs, masks, affinity, attributes=list(model.attributes),
+            groups=model.groups, node_names=list(model.node_names),
+            title="grace_hopper.jpg, face 1 (SynthFaces model: meaningless on photos)"))
+
+    expect = drawn(probs, masks, affinity)
+    assert written.shape == expect.shape and written.shape[0] > 800 and written.shape[1] > 800
+    assert np.array_equal(written, expect), "the PNG is not the model's outputs drawn"
+    # ... and each of them shows: another mask, affinity or probability is another picture
+    flipped = dict(masks, block3=masks["block3"].copy())
+    flipped["block3"][3] = 1.0 - flipped["block3"][3]
+    other = dict(affinity, block4=affinity["block4"].T.copy())
+    for variant in (drawn(probs, flipped, affinity), drawn(probs, masks, other),
+                    drawn(probs[::-1].copy(), masks, affinity)):
+        assert not np.array_equal(variant, written)
 
 
 def test_module_entry_point(tmp_path, run, photo):

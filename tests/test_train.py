@@ -4,11 +4,13 @@ and kill-and-resume ending bitwise equal to an uninterrupted run (acceptance 2, 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from _train_helpers import env, run, synth_root, train_cmd
@@ -103,8 +105,14 @@ def test_cli_train_then_evaluate(tmp_path, data):
     assert set(res["data"]["split_sizes"]) >= {"train", "test"}
     assert "not comparable" in res["note"]
     assert len(res["per_attribute"]) == 40
-    assert 0 <= res["majority_class"]["mean_accuracy"] <= 100
-    assert res["machine"]["cpu_cores"] >= 1 and res["versions"]["torch"] == torch.__version__
+    # the majority baseline and n, recomputed from the label files themselves
+    train_y, test_y = _labels_by_split(data, "0"), _labels_by_split(data, "2")
+    assert res["split"] == "test" and res["n"] == len(test_y) == res["data"]["split_sizes"]["test"]
+    majority = (train_y == 1).mean(0) >= 0.5  # each attribute's majority class on train
+    expect = 100 * ((test_y == 1) == majority).mean()
+    assert res["majority_class"]["mean_accuracy"] == pytest.approx(expect, rel=1e-9)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert res["machine"]["cpu_cores"] == cores and res["versions"]["torch"] == torch.__version__
     assert {"setup", "train", "evaluate"} <= set(res["time_s"])
 
     ev = run([*train_cmd(data, out)[:3], "evaluate", str(out), "--flip-tta"])
@@ -113,6 +121,16 @@ def test_cli_train_then_evaluate(tmp_path, data):
     rep = json.loads((out / "eval_test_flip.json").read_text())
     assert rep["mean_accuracy"] == pytest.approx(res["mean_accuracy"])  # same pixels, weights
     assert rep["flip_tta"] is not None and rep["data"]["name"] == "SynthFaces"
+
+
+def _labels_by_split(root: Path, split: str) -> np.ndarray:
+    """(n, 40) labels in {-1, 1} of the images of ``split`` ("0" train, "1" valid, "2" test),
+    read straight from CelebA's two text files (no package code)."""
+    lines = (root / "list_eval_partition.txt").read_text().splitlines()
+    part = dict(line.split() for line in lines)
+    rows = (root / "list_attr_celeba.txt").read_text().splitlines()[2:]
+    return np.array([[int(v) for v in row.split()[1:]] for row in rows
+                     if part[row.split()[0]] == split])
 
 
 def _strip(rows: list[dict]) -> list[dict]:
