@@ -289,7 +289,7 @@ def runs_dir() -> Path:
 
 
 def book_config(variant: str = "mggnet", **settings):
-    """The training config a chapter uses: this profile's settings (``profiles.make_config``),
+    """The training config a chapter uses: this profile's settings (``training.config.make_config``),
     the variant, then ``settings`` (any :class:`~mggnet_lite.training.config.TrainConfig` field).
 
     ``$MGGNET_BOOK_MAX_STEPS=N`` caps every epoch at N steps: a smoke run that exercises the

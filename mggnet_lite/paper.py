@@ -3,7 +3,7 @@
 Chen, Gu, Zhu, Xu and Zhao, *Improving Facial Attribute Recognition by Group and Graph
 Learning*, ICME 2021. Each constant names the table or section it is copied from; the
 modules that use one import it from here (``evaluate`` prints Tables 1 and 2, chapter 6
-Tables 3 and 4, ``nn.params`` the parameter counts, ``profiles`` applies the schedule), so a
+Tables 3 and 4, ``nn.params`` the parameter counts, ``training.config`` applies the schedule), so a
 number is never typed twice (ARCHITECTURE.md, "Paper to code").
 
 Plain data only: no imports from the package, so any module may import this one.
