@@ -25,6 +25,7 @@ import argparse
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -92,27 +93,29 @@ def _forever(make_iter: Any) -> Any:
         epoch += 1
 
 
-def plain_rate(
-    ds: Any,
-    variant: str,
-    *,
-    backbone: str = paper.BACKBONE,
-    image_size: int = paper.IMAGE_SIZE,
-    batch_size: int = paper.BATCH_SIZE,
-    steps: int = 20,
-    warmup: int = 5,
-    workers: int = 0,
-    device: torch.device,
-    seed: int = 0,
-) -> dict[str, float]:
+@dataclass(frozen=True)
+class Setting:
+    """What both pipelines are measured with: the network's trunk, the input, the timing."""
+
+    device: torch.device
+    backbone: str = paper.BACKBONE
+    image_size: int = paper.IMAGE_SIZE
+    batch_size: int = paper.BATCH_SIZE
+    steps: int = 20  # timed steps
+    warmup: int = 5  # untimed steps first
+    seed: int = 0
+
+
+def plain_rate(ds: Any, variant: str, s: Setting, *, workers: int = 0) -> dict[str, float]:
     """Images/s of the plain PIL + DataLoader, fp32 eager NCHW pipeline (module docstring)."""
     import torchvision.transforms as T
 
     from ..data import IMAGENET_MEAN, IMAGENET_STD
 
+    device, seed = s.device, s.seed
     ds.transform = T.Compose(
         [
-            T.Resize((image_size, image_size)),
+            T.Resize((s.image_size, s.image_size)),
             T.RandomHorizontalFlip(),
             T.ToTensor(),
             T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
@@ -122,7 +125,7 @@ def plain_rate(
         g = torch.Generator().manual_seed(seed)
         dl = torch.utils.data.DataLoader(
             ds,
-            batch_size=batch_size,
+            batch_size=s.batch_size,
             shuffle=True,
             drop_last=True,
             num_workers=workers,
@@ -131,7 +134,7 @@ def plain_rate(
             generator=g,
         )
         torch.manual_seed(seed)
-        model = build_model(variant, backbone, None).to(device)
+        model = build_model(variant, s.backbone, None).to(device)
         opt = _sgd(model)
         model.train()
         running = 0.0
@@ -146,43 +149,25 @@ def plain_rate(
             running += loss.item()  # the usual per-step logging
 
         return _time_steps(
-            step, _forever(lambda e: iter(dl)), steps=steps, warmup=warmup, device=device
+            step, _forever(lambda e: iter(dl)), steps=s.steps, warmup=s.warmup, device=device
         )
     finally:
         ds.transform = None
 
 
-def ours_rate(
-    cache: Any,
-    variant: str,
-    *,
-    backbone: str = paper.BACKBONE,
-    image_size: int = paper.IMAGE_SIZE,
-    batch_size: int = paper.BATCH_SIZE,
-    steps: int = 20,
-    warmup: int = 5,
-    device: torch.device,
-    compile: bool = False,
-    seed: int = 0,
-) -> dict[str, float]:
+def ours_rate(cache: Any, variant: str, s: Setting, *, compile: bool = False
+              ) -> dict[str, float]:
     """Images/s of the cache loader + bf16 / channels_last (CUDA) pipeline of ``train``."""
     from ..data import make_loader
     from .train import float_output
 
+    device = s.device
     cuda = device.type == "cuda"
     mem = torch.channels_last if cuda else torch.contiguous_format
-    loader = make_loader(
-        cache,
-        batch_size=batch_size,
-        image_size=image_size,
-        train=True,
-        device=device,
-        path="cache",
-        seed=seed,
-        memory_format=mem,
-    )
-    torch.manual_seed(seed)
-    model = build_model(variant, backbone, None).to(device, memory_format=mem)
+    loader = make_loader(cache, batch_size=s.batch_size, image_size=s.image_size, train=True,
+                         device=device, path="cache", seed=s.seed, memory_format=mem)
+    torch.manual_seed(s.seed)
+    model = build_model(variant, s.backbone, None).to(device, memory_format=mem)
     fwd = torch.compile(model) if compile else model
     opt = _sgd(model)
     model.train()
@@ -203,7 +188,8 @@ def ours_rate(
         loader.set_epoch(e)
         return iter(loader)
 
-    result = _time_steps(step, _forever(epoch_iter), steps=steps, warmup=warmup, device=device)
+    result = _time_steps(step, _forever(epoch_iter), steps=s.steps, warmup=s.warmup,
+                         device=device)
     result.update(amp=amp, channels_last=cuda, compiled=compile)
     return result
 
@@ -220,16 +206,16 @@ def machine_slug(info: dict[str, Any]) -> str:
 
 
 def _measure(
-    ds: Any, cache: Any, variants: tuple[str, ...], *, workers: int, compile: bool, **common: Any
+    ds: Any, cache: Any, variants: tuple[str, ...], s: Setting, *, workers: int, compile: bool
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``(rates, detail)`` of both pipelines for each variant, printed as they come."""
     rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     detail: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     for v in variants:
-        r = plain_rate(ds, v, workers=workers, **common)
+        r = plain_rate(ds, v, s, workers=workers)
         rates["plain"][v], detail["plain"][v] = r["images_per_s"], r
         print(f"plain {v:>9}: {r['images_per_s']:9.1f} img/s", flush=True)
-        r = ours_rate(cache, v, compile=compile, **common)
+        r = ours_rate(cache, v, s, compile=compile)
         rates["ours"][v], detail["ours"][v] = r["images_per_s"], r
         print(
             f"ours  {v:>9}: {r['images_per_s']:9.1f} img/s  "
@@ -264,7 +250,7 @@ def run_bench(
     dev = resolve_device(device)
     synthesized = data is None
     if data is None:
-        from .train import default_synth_root
+        from .run import default_synth_root
 
         data = synthesize(default_synth_root(n, 0), n=n, seed=0, masks=False, progress=progress)
     ds = CelebA(data, split)
@@ -274,15 +260,8 @@ def run_bench(
     if workers is None:
         cores = machine_info()["cpu_cores"]
         workers = min(16, cores) if dev.type == "cuda" else 0
-    common = {
-        "backbone": backbone,
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "steps": steps,
-        "warmup": warmup,
-        "device": dev,
-    }
-    rates, detail = _measure(ds, cache, variants, workers=workers, compile=compile, **common)
+    setting = Setting(dev, backbone, image_size, batch_size, steps, warmup)
+    rates, detail = _measure(ds, cache, variants, setting, workers=workers, compile=compile)
     machine = machine_info(dev)
     return {
         "kind": "mggnet-lite throughput",
