@@ -61,3 +61,23 @@ def test_machine_slug_names_the_machine():
         machine_slug({"gpu": "NVIDIA H200", "device": "cuda:0", "cpu": "x", "cpu_cores": 16})
         == "gpu-nvidia-h200"
     )
+
+
+def test_without_data_it_renders_its_set_into_the_user_cache(tmp_path):
+    """No ``--data``: ``--n`` SynthFaces images rendered into the user cache (the trainer's
+    default root), then measured."""
+    import os
+    import subprocess
+
+    from _train_helpers import env
+
+    e = dict(env(), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "mggnet_lite", "bench", "--ci", "--n", "40",
+                           "--variants", "baseline", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, env=e, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["sizes"]["n_images"] == 40 and res["data"]["synthesized_for_bench"]
+    assert os.path.commonpath([res["data"]["path"], str(tmp_path / "cache")]) == str(
+        tmp_path / "cache")
