@@ -96,7 +96,6 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
-    wait: bool = False,
 ) -> TrainResult:
     """Train and evaluate one model; returns the run folder and the report (rank 0).
 
@@ -107,12 +106,12 @@ def train(
     One writer per run folder: the main process holds its lock (:meth:`RunFolder.lock`,
     released by the kernel however the process ends, re-entrant for a caller that holds it
     already). A folder another live process trains into raises :class:`~mggnet_lite.files.
-    FolderBusyError` at once, naming it and the holder's pid (``wait=True``: wait for it).
+    FolderBusyError` at once, naming it and the holder's pid (:func:`ensure_run` waits).
     A config with ``pretrain`` settings and no ``weights`` first gets its stage 1 in
     ``out/pretrain`` (:func:`ensure_pretrained`).
     """
     folder = RunFolder(out)
-    guard = folder.lock().acquire(wait=wait) if main_process() else None
+    guard = folder.lock().acquire(wait=False) if main_process() else None
     threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
         if cfg.pretrain and cfg.weights is None:
