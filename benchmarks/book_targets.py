@@ -1,4 +1,4 @@
-"""Issue [2/5]'s targets 1-3, measured on the book's saved quick-profile runs, written to JSON.
+"""The book's targets (issue [2/5]'s, with issue [2/4]'s pointing game), measured on the book's saved quick-profile runs, written to JSON.
 
     python benchmarks/book_targets.py benchmarks/results/book-quick-targets.json
 
@@ -28,6 +28,7 @@ def main(out: str) -> None:
     root = book.book_data()
     test = CelebA(root, split=report["split"])
     truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f) for f in test.filenames]))
+    loc = book.localisation({b: outs[f"masks:{b}"] for b in model.backbone.taps}, truth)
     hidden_of = sf.read_occlusion(root)
     hidden = [hidden_of.get(n) for n in test.filenames]
     where = analysis.hidden_group_rows(hidden, model.groups, model.attributes)
@@ -45,8 +46,12 @@ def main(out: str) -> None:
                               "mean_balanced_accuracy": report["mean_balanced_accuracy"]},
         "mggnet_balanced": {"mean_accuracy": bal_report["mean_accuracy"],
                             "mean_balanced_accuracy": bal_report["mean_balanced_accuracy"]},
-        "lift": {b: dict(zip(model.group_names, analysis.lift(outs[f"masks:{b}"], truth).tolist(),
-                             strict=True)) for b in model.backbone.taps},
+        "lift": {b: dict(zip(model.group_names, loc[b]["lift"].tolist(), strict=True))
+                 for b in model.backbone.taps},
+        "pointing_game": {b: dict(zip(model.group_names, loc[b]["pointing"].tolist(), strict=True))
+                          for b in model.backbone.taps},
+        "pointing_chance": dict(zip(model.group_names, loc["block3"]["chance"].tolist(),
+                                    strict=True)),
         "affinity_deviation": {b: analysis.affinity_deviation(outs[f"affinity:{b}"].mean(0))
                                for b in model.backbone.taps},
         "hidden_images": int(where.any(1).sum()),

@@ -169,6 +169,29 @@ def lift(masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (score / uniform).float()
 
 
+def pointing_game(masks: torch.Tensor, truth: torch.Tensor, chunk: int = 128
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(hits, chance)``, both (K,): the share of images whose mask peak lies inside the group's
+    true region (the "pointing game", Zhang et al., ECCV 2016), and what a peak dropped at a
+    random pixel scores (the region's mean area share).
+
+    The mask is upsampled bilinearly to the image, as chapter 2 draws it, and its maximum taken
+    there (the first pixel on a tie). Unlike :func:`lift`, a mask whose mass spreads partly over
+    the region while its peak sits on the background scores nothing here. ``masks``: (B, K, h,
+    w); ``truth``: bool (B, K, H, W); ``chunk`` images are upsampled at a time.
+    """
+    hits = torch.zeros(masks.shape[1], dtype=torch.float64)
+    area = torch.zeros(masks.shape[1], dtype=torch.float64)
+    for i in range(0, len(masks), chunk):
+        t = truth[i:i + chunk]
+        m = F.interpolate(masks[i:i + chunk].float(), size=tuple(t.shape[-2:]), mode="bilinear",
+                          align_corners=False)
+        peak = m.flatten(2).argmax(-1, keepdim=True)  # (b, K, 1)
+        hits += t.flatten(2).gather(-1, peak).squeeze(-1).double().sum(0)
+        area += t.float().mean((-2, -1)).double().sum(0)
+    return hits / len(masks), area / len(masks)
+
+
 def affinity_deviation(e: torch.Tensor | np.ndarray) -> float:
     """Mean |e_ij - 1/(K-1)| over the off-diagonal entries of a (K, K) affinity matrix (Eq. 2):
     0 when every receiver listens to all senders equally."""

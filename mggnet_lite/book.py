@@ -409,6 +409,48 @@ def format_grid(title: str, columns: Sequence[str], published: Mapping[str, Mapp
                       *block(f"this build, {our_data} (not comparable with the rows above)", ours)])
 
 
+def localisation(masks: Mapping[str, torch.Tensor], truth: torch.Tensor
+                 ) -> dict[str, dict[str, torch.Tensor]]:
+    """Per block: how well the masks (Eq. 1) find their groups' true regions (chapters 2, 7).
+
+    ``masks``: ``{block: (M, K, h, w)}``; ``truth``: bool (M, K, H, W). Each block gets
+    ``share`` (mask mass inside the region), ``uniform`` (what a uniform mask scores: the
+    region's area share), ``lift`` (their ratio, :func:`~mggnet_lite.analysis.lift`),
+    ``pointing`` (share of images whose mask peak is inside the region,
+    :func:`~mggnet_lite.analysis.pointing_game`) and ``chance`` (a random peak's score)."""
+    from . import analysis
+
+    out = {}
+    for b, m in masks.items():
+        share, uniform = analysis.mean_localisation(m, truth)
+        pointing, chance = analysis.pointing_game(m, truth)
+        out[b] = {"share": share, "uniform": uniform, "lift": (share / uniform).float(),
+                  "pointing": pointing, "chance": chance}
+    return out
+
+
+def format_localisation(stats: Mapping[str, Mapping[str, torch.Tensor]], names: Sequence[str],
+                        title: str) -> str:
+    """:func:`localisation` as a table, one row per group, then one summary line per block."""
+    blocks = list(stats)
+    head = f"{'group':<13}{'area %':>7}" + "".join(
+        f"{b + ' lift':>13}{'peak in':>9}" for b in blocks)
+    rows = [title, "  (lift: mask mass inside the region over a uniform mask's; peak in: share of "
+            "images whose mask maximum lies in the region; chance = area %)", head]
+    for i, g in enumerate(names):
+        rows.append(f"{g:<13}{100 * float(stats[blocks[0]]['uniform'][i]):>7.1f}" + "".join(
+            f"{float(stats[b]['lift'][i]):>13.2f}{float(stats[b]['pointing'][i]):>9.2f}"
+            for b in blocks))
+    for b in blocks:
+        lift, hit, chance = stats[b]["lift"], stats[b]["pointing"], stats[b]["chance"]
+        rows.append(
+            f"{b}: lift >= 2 in {int((lift >= 2).sum())} of {len(names)} groups (best "
+            f"{names[int(lift.argmax())]} {float(lift.max()):.2f}); peak in the region in at "
+            f"least half the images for {int((hit >= 0.5).sum())} of {len(names)} groups, at "
+            f"twice chance or more for {int((hit >= 2 * chance).sum())}")
+    return "\n".join(rows)
+
+
 def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
                  data: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
     """Per-image outputs of ``model`` on the split ``report`` was scored on (its config's image

@@ -52,3 +52,39 @@ def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:
     got = {CELEBA_ATTRIBUTES[j] for j in rows[0].nonzero().flatten().tolist()}
     assert got == set(GROUPS["mouth"])
     assert rows[2].sum() == len(GROUPS["eyes"])
+
+
+def test_pointing_game_scores_the_peak_not_the_mass() -> None:
+    """Two groups on 2 images of 8 x 8: group 0's mask peaks inside its region on image 0 and
+    on the background on image 1 (though most of its mass is inside); group 1's region is the
+    whole image (chance 1)."""
+    truth = torch.zeros(2, 2, 8, 8, dtype=torch.bool)
+    truth[:, 0, :4, :4] = True  # a quarter of the image
+    truth[:, 1] = True
+    masks = torch.zeros(2, 2, 4, 4)
+    masks[0, 0, 0, 0] = 1.0  # peak in the region
+    masks[1, 0, :2, :2] = 0.6  # mass inside ...
+    masks[1, 0, 3, 3] = 1.0  # ... but the peak in the far corner
+    masks[:, 1] = torch.rand(2, 4, 4)
+    hits, chance = analysis.pointing_game(masks, truth, chunk=1)
+    assert hits.tolist() == [0.5, 1.0] and chance.tolist() == [0.25, 1.0]
+    assert float(analysis.lift(masks[1:], truth[1:])[0]) > 1  # the lift still passes
+    # the peak is taken where chapter 2 draws the mask: bilinearly upsampled to the image
+    up = torch.nn.functional.interpolate(masks, size=(8, 8), mode="bilinear", align_corners=False)
+    peak = up[1, 0].flatten().argmax()
+    assert not truth[1, 0].flatten()[peak]
+
+
+def test_book_localisation_table_counts_what_it_prints() -> None:
+    from mggnet_lite import book
+
+    truth = torch.zeros(4, 2, 8, 8, dtype=torch.bool)
+    truth[:, 0, :4, :4] = True
+    truth[:, 1, 4:, :] = True
+    masks = torch.zeros(4, 2, 4, 4)
+    masks[:, 0, 0, 0] = 1.0  # group 0 always peaks in its region
+    masks[:, 1, 0, 3] = 1.0  # group 1 never does
+    stats = book.localisation({"block3": masks}, truth)
+    assert stats["block3"]["pointing"].tolist() == [1.0, 0.0]
+    text = book.format_localisation(stats, ["a", "b"], "title")
+    assert "at least half the images for 1 of 2 groups, at twice chance or more for 1" in text
