@@ -103,16 +103,22 @@ def test_folder_lock_is_reentrant_within_a_thread_and_leaks_nothing(tmp_path) ->
     a.release()  # a release too many is a no-op
 
 
+def _holder(folder: Path) -> subprocess.Popen:
+    """Another process that holds ``folder``'s run lock until it is killed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom mggnet_lite.training.folder import RunFolder\n"
+         f"RunFolder({str(folder)!r}).lock().acquire(wait=False)\nprint('held', flush=True)\n"
+         "time.sleep(120)"], stdout=subprocess.PIPE, text=True, env=env())
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
 def test_a_second_trainer_is_refused_through_an_abbreviated_flag(tmp_path) -> None:
     """``--ou`` is argparse's abbreviation of ``--out``: the refusal goes through the trainer's
     own parser and its RunFolder lock, not through a re-spelling of the flag."""
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom mggnet_lite.training.folder import RunFolder\n"
-         f"RunFolder({str(out)!r}).lock().acquire(wait=False)\nprint('held', flush=True)\n"
-         "time.sleep(120)"], stdout=subprocess.PIPE, text=True, env=env())
+    holder = _holder(out)
     try:
-        assert holder.stdout.readline().strip() == "held"
         proc = subprocess.run([sys.executable, "-m", "mggnet_lite", "train", "--data",
                                str(synth_root()), "--ou", str(out)], capture_output=True,
                               text=True, env=env(), cwd=REPO, timeout=300)
@@ -202,12 +208,8 @@ def test_the_trainers_default_data_lives_in_the_user_cache_not_in_mggnet_cache(
 
 def test_folder_busy_is_refused_at_once(tmp_path) -> None:
     rf = RunFolder(tmp_path / "run")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom mggnet_lite.training.folder import RunFolder\n"
-         f"RunFolder({str(rf.path)!r}).lock().acquire()\nprint('held', flush=True)\n"
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True, env=env())
+    holder = _holder(rf.path)
     try:
-        assert holder.stdout.readline().strip() == "held"
         assert f"pid {holder.pid}" in rf.busy()
         with pytest.raises(FolderBusyError):
             rf.lock().acquire(wait=False)
