@@ -225,10 +225,6 @@ class Run:
         self.gstep = torch.full((), start, dtype=torch.long, device=self.device)
 
     @property
-    def out(self) -> Path:
-        return self.folder.path
-
-    @property
     def amp(self) -> str:
         return self.cfg.amp if self.device.type == "cuda" else "none"
 

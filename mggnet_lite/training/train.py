@@ -379,7 +379,7 @@ def report(run: Run) -> TrainResult:
         rep["world_size"] = run.dist.world_size
         rep["history"] = run.history
         run.folder.write_results(rep)
-    return TrainResult(run.out, rep, run.history, run.model, run.dist, plain.counts.cpu())
+    return TrainResult(run.folder.path, rep, run.history, run.model, run.dist, plain.counts.cpu())
 
 
 # ----------------------------------------------------------------------------- CLI
