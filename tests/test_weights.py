@@ -73,8 +73,8 @@ def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path, obj):
 
 
 def test_wrong_architecture_and_missing_file(tmp_path):
-    path = tmp_path / "alex.pth"
-    torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)
+    path = tmp_path / "squeezenet.pth"  # another torchvision architecture, 5 MB (AlexNet's is 240)
+    torch.save(torchvision.models.squeezenet1_1(weights=None).state_dict(), path)
     with pytest.raises(ValueError, match="does not fit torchvision's resnet18"):
         build_model("baseline", weights=path)
     with pytest.raises(FileNotFoundError, match="no such file"):

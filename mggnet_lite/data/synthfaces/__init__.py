@@ -25,6 +25,8 @@ The modules
 :mod:`.background`  gradient, texture and clutter behind the person
 :mod:`.renderer`    one image and its group masks
 :mod:`.occlusion`   accessories that hide one group's region, labels kept (chapter 3)
+:mod:`.bayes`       the exact posterior of a hidden group given all other labels: the
+                    most any graph could add (:func:`~.bayes.hidden_group_bound`)
 :mod:`.writer`      a whole set on disk, and the ``synth`` command line
 
 The label model
