@@ -1,4 +1,6 @@
-"""The book's targets (issue [2/5]'s, with issue [2/4]'s pointing game), measured on the book's saved quick-profile runs, written to JSON.
+"""The book's figures, measured on its saved quick-profile runs, written to JSON: issue
+[2/5]'s targets and issue [2/4]'s measures (pointing game and its ceiling, the hidden-group
+bound, blindness and senders-to-mean controls, the affinities' collapse).
 
     python benchmarks/book_targets.py benchmarks/results/book-quick-targets.json
 
@@ -19,6 +21,7 @@ import torch
 from mggnet_lite import analysis, book
 from mggnet_lite.data import CelebA
 from mggnet_lite.data import synthfaces as sf
+from mggnet_lite.data.synthfaces.bayes import hidden_group_bound
 
 
 def main(out: str) -> None:
@@ -38,6 +41,25 @@ def main(out: str) -> None:
         probs, labels = book.eval_predictions(m, r)
         pairs[f"mggnet_minus_{other}"] = dict(zip(("diff", "lo", "hi"), analysis.paired_difference(
             probs, outs["probs"], labels), strict=True))
+    control = book.test_outputs(model, report, senders="mean")
+    train = CelebA(root, split="train").attr.float().mean(0)
+    prior = (train >= 0.5).float().expand_as(outs["labels"])
+    bound = hidden_group_bound()
+    per_group = {}
+    for g in sorted({h for h in hidden if h is not None}):
+        w = analysis.hidden_group_rows([h if h == g else None for h in hidden], model.groups,
+                                       model.attributes)
+        per_group[g] = {"n": int(w.any(1).sum()), "bound": bound[g].gain}
+        for b in model.backbone.taps:
+            per_group[g][b] = {
+                k: dict(zip(("diff", "lo", "hi"), analysis.paired_difference(a, c, outs["labels"],
+                                                                            where=w), strict=True))
+                for k, (a, c) in {"gal_minus_prior": (prior, outs[f"gal:{b}"]),
+                                  "gcl_minus_gal": (outs[f"gal:{b}"], outs[f"gcl:{b}"]),
+                                  "gcl_minus_mean_senders": (control[f"gcl:{b}"],
+                                                             outs[f"gcl:{b}"])}.items()}
+    collapse = {b: {k: v.tolist() for k, v in analysis.affinity_collapse(
+        outs[f"affinity:{b}"]).items()} for b in model.backbone.taps}
     res = {
         "run": str(book.run_folder(book.book_config("mggnet"))),
         "machine": report["machine"], "versions": report["versions"],
@@ -52,6 +74,10 @@ def main(out: str) -> None:
                           for b in model.backbone.taps},
         "pointing_chance": dict(zip(model.group_names, loc["block3"]["chance"].tolist(),
                                     strict=True)),
+        "pointing_ceiling": {b: dict(zip(model.group_names, loc[b]["ceiling"].tolist(),
+                                         strict=True)) for b in model.backbone.taps},
+        "affinity_collapse": collapse,
+        "hidden_groups": per_group,
         "affinity_deviation": {b: analysis.affinity_deviation(outs[f"affinity:{b}"].mean(0))
                                for b in model.backbone.taps},
         "hidden_images": int(where.any(1).sum()),

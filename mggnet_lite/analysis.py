@@ -8,7 +8,9 @@ ablations (chapter 6).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -169,6 +171,11 @@ def lift(masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (score / uniform).float()
 
 
+def _upsampled(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Masks upsampled bilinearly to the image, as chapter 2 draws them."""
+    return F.interpolate(masks.float(), size=size, mode="bilinear", align_corners=False)
+
+
 def pointing_game(masks: torch.Tensor, truth: torch.Tensor, chunk: int = 128
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(hits, chance)``, both (K,): the share of images whose mask peak lies inside the group's
@@ -176,20 +183,36 @@ def pointing_game(masks: torch.Tensor, truth: torch.Tensor, chunk: int = 128
     random pixel scores (the region's mean area share).
 
     The mask is upsampled bilinearly to the image, as chapter 2 draws it, and its maximum taken
-    there (the first pixel on a tie). Unlike :func:`lift`, a mask whose mass spreads partly over
-    the region while its peak sits on the background scores nothing here. ``masks``: (B, K, h,
-    w); ``truth``: bool (B, K, H, W); ``chunk`` images are upsampled at a time.
+    there. A saturated mask (several cells at exactly the top value) has a plateau of peaks:
+    it scores the share of the plateau inside the region, what a peak drawn at random from it
+    would, so a tie never favours one corner. Unlike :func:`lift`, a mask whose mass spreads
+    partly over the region while its peak sits on the background scores nothing here.
+    ``masks``: (B, K, h, w); ``truth``: bool (B, K, H, W); ``chunk`` images are upsampled at a
+    time.
     """
     hits = torch.zeros(masks.shape[1], dtype=torch.float64)
     area = torch.zeros(masks.shape[1], dtype=torch.float64)
     for i in range(0, len(masks), chunk):
-        t = truth[i:i + chunk]
-        m = F.interpolate(masks[i:i + chunk].float(), size=tuple(t.shape[-2:]), mode="bilinear",
-                          align_corners=False)
-        peak = m.flatten(2).argmax(-1, keepdim=True)  # (b, K, 1)
-        hits += t.flatten(2).gather(-1, peak).squeeze(-1).double().sum(0)
-        area += t.float().mean((-2, -1)).double().sum(0)
+        t = truth[i:i + chunk].flatten(2)
+        m = _upsampled(masks[i:i + chunk], tuple(truth.shape[-2:])).flatten(2)
+        top = m == m.amax(-1, keepdim=True)  # (b, K, H*W): the peak, or the plateau of peaks
+        hits += ((top & t).sum(-1) / top.sum(-1)).double().sum(0)
+        area += t.float().mean(-1).double().sum(0)
     return hits / len(masks), area / len(masks)
+
+
+def pointing_ceiling(truth: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(K,): the best pointing game (:func:`pointing_game`) any mask of ``grid`` = (h, w) cells
+    can score on these regions: the share of images where some cell's peak, upsampled as the
+    pointing game upsamples, falls inside the region. Bilinear upsampling puts a mask's maximum
+    on a cell's peak, so a region that no cell peak reaches cannot be pointed at, however good
+    the mask: a limit of the feature map's resolution, not of the learning."""
+    h, w = grid
+    one_hot = _upsampled(torch.eye(h * w).view(h * w, 1, h, w), tuple(truth.shape[-2:]))
+    top = (one_hot == one_hot.amax((-2, -1), keepdim=True)).flatten(1).float()  # (h*w, H*W)
+    # per image and group, the best cell's score: the share of its peak plateau in the region
+    inside = torch.einsum("bkp,cp->bkc", truth.flatten(2).float(), top) / top.sum(-1)
+    return inside.amax(-1).double().mean(0)
 
 
 def affinity_deviation(e: torch.Tensor | np.ndarray) -> float:
@@ -253,3 +276,69 @@ def hidden_group_rows(hidden: Sequence[str | None], groups: Mapping[str, Sequenc
         if g is not None:
             out[m, [col[a] for a in groups[g]]] = True
     return out
+
+
+def affinity_collapse(e: torch.Tensor) -> dict[str, torch.Tensor]:
+    """How far Eq. 2's rows are from spreading over their K-1 senders, per receiver (K,):
+    ``top`` (mean largest weight of a row; uniform 1/(K-1), one-hot 1) and ``entropy`` (mean
+    row entropy over log(K-1); uniform 1, one-hot 0), both per image then averaged (what one
+    portrait shows), and ``mean_top`` / ``mean_entropy`` of the split's mean matrix (what an
+    average hides: rows that are one-hot on different senders average to a spread row).
+    ``e``: (M, K, K) with zero diagonal."""
+    k = e.shape[-1]
+    off = ~torch.eye(k, dtype=torch.bool)
+
+    def stats(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p = rows.double()[..., off].view(*rows.shape[:-2], k, k - 1)
+        ent = -(p * p.clamp_min(1e-12).log()).sum(-1) / math.log(k - 1)
+        return p.amax(-1), ent
+
+    top, ent = stats(e)
+    mean_top, mean_ent = stats(e.mean(0))
+    return {"top": top.mean(0), "entropy": ent.mean(0), "mean_top": mean_top,
+            "mean_entropy": mean_ent, "uniform_top": torch.full((k,), 1 / (k - 1))}
+
+
+def mean_group_features(model: torch.nn.Module, batches: Iterable[torch.Tensor]
+                        ) -> dict[str, torch.Tensor]:
+    """Per GCL block: the group features f_i^b (Eq. 1, GAL's output, what Eq. 2's nodes send)
+    averaged over the images of ``batches``, (K, D), on the model's device."""
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+
+    def keep(b: str):
+        def hook(module, args, output):  # noqa: ANN001, ANN202
+            sums[b] = sums.get(b, 0) + output[0].double().sum(0)
+        return hook
+
+    handles = [model.gal[b].register_forward_hook(keep(b)) for b in model.gcl]
+    try:
+        with torch.inference_mode():
+            for x in batches:
+                model(x)
+                count += len(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return {b: (s / count).float() for b, s in sums.items()}
+
+
+@contextlib.contextmanager
+def senders_to_mean(model: torch.nn.Module, means: Mapping[str, torch.Tensor]
+                    ) -> Iterator[None]:
+    """While active, every GCL block b of ``model`` sends ``means[b]`` (K, D) instead of the
+    image's own group features; each receiver keeps its own f_i (Eq. 2 with f_j -> mean f_j).
+    The control that attributes an effect to the messages' content: what the GCL head loses
+    under it, it took from the other groups of this image."""
+
+    def hook(module, args, output):  # noqa: ANN001, ANN202
+        f = args[0]
+        return module.forward(f, senders=means_of[module].to(f).unsqueeze(0))
+
+    means_of = {model.gcl[b]: m for b, m in means.items()}
+    handles = [model.gcl[b].register_forward_hook(hook) for b in means]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

@@ -417,7 +417,9 @@ def localisation(masks: Mapping[str, torch.Tensor], truth: torch.Tensor
     ``share`` (mask mass inside the region), ``uniform`` (what a uniform mask scores: the
     region's area share), ``lift`` (their ratio, :func:`~mggnet_lite.analysis.lift`),
     ``pointing`` (share of images whose mask peak is inside the region,
-    :func:`~mggnet_lite.analysis.pointing_game`) and ``chance`` (a random peak's score)."""
+    :func:`~mggnet_lite.analysis.pointing_game`), ``chance`` (a random peak's score) and
+    ``ceiling`` (the best pointing game any mask of this block's h x w grid can score,
+    :func:`~mggnet_lite.analysis.pointing_ceiling`)."""
     from . import analysis
 
     out = {}
@@ -425,7 +427,8 @@ def localisation(masks: Mapping[str, torch.Tensor], truth: torch.Tensor
         share, uniform = analysis.mean_localisation(m, truth)
         pointing, chance = analysis.pointing_game(m, truth)
         out[b] = {"share": share, "uniform": uniform, "lift": (share / uniform).float(),
-                  "pointing": pointing, "chance": chance}
+                  "pointing": pointing, "chance": chance,
+                  "ceiling": analysis.pointing_ceiling(truth, tuple(m.shape[-2:]))}
     return out
 
 
@@ -434,44 +437,57 @@ def format_localisation(stats: Mapping[str, Mapping[str, torch.Tensor]], names: 
     """:func:`localisation` as a table, one row per group, then one summary line per block."""
     blocks = list(stats)
     head = f"{'group':<13}{'area %':>7}" + "".join(
-        f"{b + ' lift':>13}{'peak in':>9}" for b in blocks)
+        f"{b + ' lift':>13}{'peak in':>9}{'best':>6}" for b in blocks)
     rows = [title, "  (lift: mask mass inside the region over a uniform mask's; peak in: share of "
-            "images whose mask maximum lies in the region; chance = area %)", head]
+            "images whose mask maximum lies in the region, chance = area %; best: the most any "
+            "mask of the block's grid can score)", head]
     for i, g in enumerate(names):
         rows.append(f"{g:<13}{100 * float(stats[blocks[0]]['uniform'][i]):>7.1f}" + "".join(
             f"{float(stats[b]['lift'][i]):>13.2f}{float(stats[b]['pointing'][i]):>9.2f}"
-            for b in blocks))
+            f"{float(stats[b]['ceiling'][i]):>6.2f}" for b in blocks))
     for b in blocks:
         lift, hit, chance = stats[b]["lift"], stats[b]["pointing"], stats[b]["chance"]
         rows.append(
             f"{b}: lift >= 2 in {int((lift >= 2).sum())} of {len(names)} groups (best "
             f"{names[int(lift.argmax())]} {float(lift.max()):.2f}); peak in the region in at "
             f"least half the images for {int((hit >= 0.5).sum())} of {len(names)} groups, at "
-            f"twice chance or more for {int((hit >= 2 * chance).sum())}")
+            f"twice chance or more for {int((hit >= 2 * chance).sum())}; a perfect mask of this "
+            f"grid could reach half for {int((stats[b]['ceiling'] >= 0.5).sum())}")
     return "\n".join(rows)
 
 
 def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
-                 data: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+                 data: str | os.PathLike | None = None, *, senders: str | None = None
+                 ) -> dict[str, torch.Tensor]:
     """Per-image outputs of ``model`` on the split ``report`` was scored on (its config's image
     size and input path, no flip), all on the CPU, rows in the split's order: ``probs`` and
     ``labels`` (M, 40); per tapped block ``b``: ``gal:b`` / ``gcl:b`` (M, 40) the sigmoids of
-    Y^{b,GAL} / Y^{b,GCL} (Eq. 3), ``affinity:b`` (M, K, K) and ``masks:b`` (M, K, h, w)."""
+    Y^{b,GAL} / Y^{b,GCL} (Eq. 3), ``affinity:b`` (M, K, K) and ``masks:b`` (M, K, h, w).
+
+    ``senders="mean"``: the control of chapter 3, every GCL node sends its feature's mean over
+    this split instead of the image's own (:func:`~mggnet_lite.analysis.senders_to_mean`)."""
+    from . import analysis
     from .data import make_loader, resolve_loader
     from .training.evaluate import open_split
 
+    if senders not in (None, "mean"):
+        raise ValueError(f"senders={senders!r}: choose None or 'mean'")
     cfg = report["config"]
     dev = device()
     path = resolve_loader(cfg.get("loader", "auto"), dev)
     ds = open_split(data or book_data(), cfg["dataset"], report["split"])
     loader = make_loader(ds, batch_size=128, image_size=cfg["image_size"], train=False,
                          device=dev, path=path)
+    control = contextlib.nullcontext()
+    if senders == "mean":
+        means = analysis.mean_group_features(model, (x for x, _ in loader))
+        control = analysis.senders_to_mean(model, means)
     parts: dict[str, list[torch.Tensor]] = {}
 
     def keep(key: str, value: torch.Tensor) -> None:
         parts.setdefault(key, []).append(value.float().cpu())
 
-    with torch.inference_mode():
+    with torch.inference_mode(), control:
         for x, y in loader:
             out = model(x)
             keep("probs", out.probs)

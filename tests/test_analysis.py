@@ -88,3 +88,97 @@ def test_book_localisation_table_counts_what_it_prints() -> None:
     assert stats["block3"]["pointing"].tolist() == [1.0, 0.0]
     text = book.format_localisation(stats, ["a", "b"], "title")
     assert "at least half the images for 1 of 2 groups, at twice chance or more for 1" in text
+
+
+def test_pointing_game_splits_a_plateau_of_peaks() -> None:
+    """A saturated mask (two cells at exactly 1.0) has a plateau of peaks: it scores the
+    plateau's share inside the region, not whichever tied pixel comes first."""
+    truth = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    truth[0, 0, :, 4:] = True  # the right half
+    masks = torch.zeros(1, 1, 2, 2)
+    masks[0, 0, 0, :] = 1.0  # the whole top row saturated: left (outside) and right (inside)
+    hits, _ = analysis.pointing_game(masks, truth)
+    assert float(hits[0]) == 0.5  # first-pixel argmax would say 0 (the top-left is outside)
+
+
+def test_pointing_ceiling_is_what_the_best_mask_scores() -> None:
+    """A region between the cells' peaks cannot be pointed at by any mask of that grid; a
+    one-hot mask on the best cell reaches the ceiling wherever one exists."""
+    truth = torch.zeros(2, 2, 16, 16, dtype=torch.bool)
+    truth[:, 0, 6:10, 6:10] = True  # the centre: between the four cells of a 2 x 2 grid
+    truth[0, 1, :4, :4] = True  # image 0: a corner; image 1: nothing
+    ceiling = analysis.pointing_ceiling(truth, (2, 2))
+    assert ceiling.tolist() == [0.0, 0.5]
+    assert analysis.pointing_ceiling(truth, (8, 8))[0] == 1.0  # a finer grid reaches it
+    for grid in ((2, 2), (4, 4), (8, 8)):
+        ceil = analysis.pointing_ceiling(truth, grid)
+        best = torch.zeros(2, 2)
+        for cell in range(grid[0] * grid[1]):
+            m = torch.zeros(2, 2, *grid)
+            m.view(2, 2, -1)[..., cell] = 1.0
+            per_image = torch.stack([analysis.pointing_game(m[i:i + 1], truth[i:i + 1])[0]
+                                     for i in range(2)])
+            best = torch.maximum(best, per_image.float())
+        assert torch.allclose(best.mean(0).double(), ceil)
+
+
+def test_affinity_collapse_tells_one_hot_rows_from_spread_ones() -> None:
+    k = 4
+    one_hot = torch.zeros(2, k, k)
+    for i in range(k):  # image 0: every row on its next node; image 1: on the one after
+        one_hot[0, i, (i + 1) % k] = 1.0
+        one_hot[1, i, (i + 2) % k] = 1.0
+    spread = (1 - torch.eye(k)).expand(2, k, k) / (k - 1)
+    c = analysis.affinity_collapse(one_hot)
+    assert torch.allclose(c["top"], torch.ones(k, dtype=torch.float64))
+    assert torch.allclose(c["entropy"], torch.zeros(k, dtype=torch.float64), atol=1e-9)
+    # averaged over the images the rows look half spread: the per-image figure is the one
+    # that shows the collapse
+    assert torch.allclose(c["mean_top"], torch.full((k,), 0.5, dtype=torch.float64))
+    u = analysis.affinity_collapse(spread)
+    assert torch.allclose(u["top"], u["uniform_top"].double())
+    assert torch.allclose(u["entropy"], torch.ones(k, dtype=torch.float64))
+
+
+def test_senders_to_mean_replaces_only_the_messages() -> None:
+    from mggnet_lite.nn import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mggnet", "resnet18", None, width=8).eval()
+    x = torch.rand(3, 3, 64, 64)
+    means = analysis.mean_group_features(model, [x])
+    with torch.inference_mode():
+        plain = model(x)
+        feats = model.backbone(x)
+        with analysis.senders_to_mean(model, means):
+            ctrl = model(x)
+        for b in model.gcl:  # by hand: Eq. 2 with each sender's feature set to its mean
+            f, _ = model.gal[b](feats[b])
+            assert torch.allclose(means[b], f.mean(0), atol=1e-5)
+            g, e = model.gcl[b](f, senders=means[b].expand_as(f))
+            assert torch.allclose(ctrl.gcl_logits[b], model.heads[b](g), atol=1e-5)
+            assert torch.allclose(ctrl.affinity[b], e, atol=1e-6)
+            assert not torch.allclose(ctrl.gcl_logits[b], plain.gcl_logits[b], atol=1e-4)
+            assert torch.equal(ctrl.gal_logits[b], plain.gal_logits[b])  # GAL is untouched
+        # one image is its own mean: the control changes nothing; and the hooks are gone after
+        one = analysis.mean_group_features(model, [x[:1]])
+        with analysis.senders_to_mean(model, one):
+            same = model(x[:1])
+        assert torch.allclose(same.probs, model(x[:1]).probs, atol=1e-5)
+        assert torch.equal(model(x).probs, plain.probs)
+
+
+def test_book_localisation_reports_the_grid_ceiling() -> None:
+    """A region between a 2 x 2 grid's cell peaks: the table says no mask of that grid can
+    point at it."""
+    from mggnet_lite import book
+
+    truth = torch.zeros(2, 1, 16, 16, dtype=torch.bool)
+    truth[:, 0, 6:10, 6:10] = True
+    stats = book.localisation({"block4": torch.rand(2, 1, 2, 2), "block3": torch.rand(2, 1, 8, 8)},
+                              truth)
+    assert stats["block4"]["ceiling"].tolist() == [0.0]
+    assert stats["block3"]["ceiling"].tolist() == [1.0]
+    text = book.format_localisation(stats, ["centre"], "t")
+    assert "block4: " in text and "could reach half for 0" in text
+    assert "block3: " in text and "could reach half for 1" in text

@@ -50,6 +50,23 @@ def test_mass_pooling_is_a_weighted_mean_and_gap_is_eq1() -> None:
         GroupAttention(16, 3, pool="max")
 
 
+def test_softmax_pooling_spends_one_budget_over_the_map() -> None:
+    """pool="softmax": f_i is the softmax-weighted mean of F over the map; the drawn mask is
+    that softmax over its maximum (1 at the peak)."""
+    torch.manual_seed(0)
+    feat = torch.randn(2, 16, 4, 4)
+    gal = GroupAttention(16, 3, pool="softmax").eval()
+    f, m = gal(feat)
+    w = torch.softmax(gal.logits(feat).flatten(2), -1)  # (B, K, h*w), sums to 1
+    torch.testing.assert_close(f, torch.einsum("bkp,bcp->bkc", w, feat.flatten(2)))
+    torch.testing.assert_close(m.flatten(2), w / w.amax(-1, keepdim=True))
+    assert bool((m.flatten(2).amax(-1) == 1).all())
+    assert torch.equal(m.flatten(2).argmax(-1), w.argmax(-1))  # the peak is the softmax's
+    sig = GroupAttention(16, 3, pool="mass").eval()
+    sig.load_state_dict(gal.state_dict())
+    torch.testing.assert_close(sig.masks(feat), torch.sigmoid(gal.logits(feat)))
+
+
 def test_onecycle_schedule_warms_up_then_decays() -> None:
     cfg = make_config("quick")
     assert (cfg.schedule, cfg.optimizer, cfg.freeze_backbone) == ("onecycle", "adam", True)

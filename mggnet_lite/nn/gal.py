@@ -12,6 +12,13 @@ region; with the mass normalisation the feature's scale does not depend on the m
 Measured on one frozen SynthFaces backbone: block-3 lift 1.17 with GAP, 2.11 with mass
 pooling (benchmarks/studies/2026-12-01-quick-profile, runs E1 and E6).
 
+``pool="softmax"`` (not the paper's either; issue [2/4]'s lever "a mask normalisation that
+leaves no background sink") makes M_i a softmax over the map's positions of the same module's
+output, so M_i sums to 1 and f_i = sum_p M_i(p) F_b(p). A sigmoid mask can saturate at 1 on
+a whole area, background included, at no cost; a softmax mask has one budget to spend, and
+the places it favours must beat every other place. ``masks`` then returns it divided by its
+maximum, so that every pooling draws on the same [0, 1] scale.
+
 The K modules are run as one: a 3x3 conv to K*h channels is exactly K separate 3x3
 convs to h channels side by side, BN is per channel, and a grouped 1x1 conv
 (groups=K) maps each module's h channels to its own mask. So each group keeps its
@@ -23,7 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-POOLS: tuple[str, ...] = ("gap", "mass")  # Eq. 1's GAP(F * M); sum(M F) / sum(M)
+POOLS: tuple[str, ...] = ("gap", "mass", "softmax")  # Eq. 1's GAP(F * M); sum(M F) / sum(M);
+# the same with M a softmax over the map's positions
 
 
 class GroupAttention(nn.Module):
@@ -49,17 +57,25 @@ class GroupAttention(nn.Module):
         self.bn = nn.BatchNorm2d(num_groups * hidden)
         self.to_mask = nn.Conv2d(num_groups * hidden, num_groups, 1, groups=num_groups)
 
+    def logits(self, feat: torch.Tensor) -> torch.Tensor:
+        """phi(F_b, theta_i^b) before its squashing: (B, K, h, w)."""
+        return self.to_mask(torch.relu(self.bn(self.conv(feat))))
+
     def masks(self, feat: torch.Tensor) -> torch.Tensor:
-        """M^b: (B, K, h, w) in [0, 1], M_i^b = phi(F_b, theta_i^b)."""
-        return torch.sigmoid(self.to_mask(torch.relu(self.bn(self.conv(feat)))))
+        """M^b: (B, K, h, w) in [0, 1], M_i^b = sigmoid(phi(F_b, theta_i^b)); with
+        ``pool="softmax"`` the spatial softmax over its maximum (module docstring)."""
+        z = self.logits(feat)
+        if self.pool == "softmax":
+            return torch.exp(z - z.flatten(2).amax(-1)[..., None, None])
+        return torch.sigmoid(z)
 
     def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (f, M): f (B, K, C) with f_i = GAP(F_b * M_i) (``pool="mass"``: divided by
-        sum M_i instead of h*w), and the masks (B, K, h, w)."""
+        """Return (f, M): f (B, K, C) with f_i = GAP(F_b * M_i) (``pool="mass"`` and
+        ``"softmax"``: divided by sum M_i instead of h*w), and the masks (B, K, h, w)."""
         m = self.masks(feat)
         b, c, h, w = feat.shape
         # sum over pixels of M_i(p) F_b(p), for all i at once
         f = torch.einsum("bkp,bcp->bkc", m.flatten(2), feat.flatten(2))
-        if self.pool == "mass":  # sum M F / sum M (clamped: an all-zero mask gives ~0, not NaN)
+        if self.pool != "gap":  # sum M F / sum M (clamped: an all-zero mask gives ~0, not NaN)
             return f / m.flatten(2).sum(-1, keepdim=True).clamp_min(1e-3), m
         return f / (h * w), m  # Eq. 1: GAP(F_b * M_i)

@@ -38,10 +38,15 @@ class GraphCorrelation(nn.Module):
         self.w_e = nn.Parameter(torch.randn(num_groups, dim) / math.sqrt(dim))  # w_ei
         self.register_buffer("self_loop", torch.eye(num_groups, dtype=torch.bool), persistent=False)
 
-    def forward(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """f: (B, K, D) -> (f' (B, K, D), e (B, K, K)); row i of e is what node i receives."""
+    def forward(self, f: torch.Tensor, senders: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """f: (B, K, D) -> (f' (B, K, D), e (B, K, K)); row i of e is what node i receives.
+
+        ``senders`` (B or 1, K, D), if given, is what the nodes send instead of ``f`` (each
+        receiver keeps its own f_i): the control that replaces the messages' content, e.g. by
+        the senders' mean over a split (:func:`mggnet_lite.analysis.senders_to_mean`)."""
         # h[b, i, j] = W_gi f_j: node j's message expressed in receiver i's space.
-        h = torch.einsum("ide,bje->bijd", self.w_g, f)
+        h = torch.einsum("ide,bje->bijd", self.w_g, f if senders is None else senders)
         logits = torch.einsum("bijd,id->bij", torch.relu(h), self.w_e)  # e'_ij
         logits = logits.masked_fill(self.self_loop, float("-inf"))  # only the K-1 senders
         e = torch.softmax(logits, dim=-1)

@@ -190,7 +190,8 @@ def build_model(
     go to :class:`MGGNet`. A path holding a whole-model state dict (keys ``backbone.*``, e.g. a
     training run's ``last.pt``) is loaded into the model: all of it when it is the same
     variant; else its backbone and base head, which must all be there (a pretrained start,
-    as ImageNet weights are in the paper); one holding a torchvision backbone state dict is
+    as ImageNet weights are in the paper), or its backbone alone when its base head has
+    other outputs (a pretext's stage 1); one holding a torchvision backbone state dict is
     loaded into the backbone.
     """
     from .backbones import load_state_dict_file
@@ -207,12 +208,16 @@ def build_model(
 
 
 def _load_whole(model: MGGNet, state: Mapping[str, torch.Tensor]) -> None:
-    """Load a whole-model state dict: exactly, or (another variant) its backbone + base head."""
+    """Load a whole-model state dict: exactly, or (another variant) its backbone + base head,
+    or only its backbone when its base head learnt other outputs (a pretext's stage 1,
+    :mod:`mggnet_lite.data.synthfaces.drawing`: its head means nothing for the attributes)."""
     own = model.state_dict()
-    if set(state) == set(own):
+    if set(state) == set(own) and all(state[k].shape == own[k].shape for k in own):
         model.load_state_dict(state)
         return
-    shared = ("backbone.", "base_head.")
+    head = state.get("base_head.weight")
+    other_outputs = head is not None and head.shape[0] != own["base_head.weight"].shape[0]
+    shared = ("backbone.",) if other_outputs else ("backbone.", "base_head.")
     need = [k for k in own if k.startswith(shared)]
     missing = [k for k in need if k not in state]
     wrong = [k for k in need if k in state and state[k].shape != own[k].shape]

@@ -47,6 +47,9 @@ from .runtime import has_gpu
 
 PROFILES = ("quick", "synth", "full")
 CRITERIA = ("prediction", "balanced")  # Sec. 4.1: the two training criteria (Tables 1 / 2)
+#: what a run learns: the 40 attributes, or (stage 1 on SynthFaces, the stand-in for ImageNet)
+#: how each image was drawn (data.synthfaces.drawing)
+TARGETS = ("attributes", "drawing")
 AMP_MODES = ("bf16", "none")
 OPTIMIZERS = ("sgd", "adam")  # Sec. 4.1: SGD; Adam: the quick profile's frozen-backbone stage
 SCHEDULES = ("step", "onecycle")  # Sec. 4.1's lr then low_lr; warm-up + cosine (one-cycle)
@@ -80,6 +83,7 @@ class TrainConfig:
     taps: tuple[str, ...] = paper.TAPS
     weights: str | None = paper.WEIGHTS  # the paper starts from ImageNet; None = random init
     criterion: str = "prediction"  # prediction (BCE) | balanced (weighted BCE, Table 2)
+    target: str = "attributes"  # one of TARGETS; "drawing" only for a baseline on SynthFaces
     # schedule (Sec. 4.1): epochs_at_lr at lr, then epochs_at_low_lr at low_lr
     epochs_at_lr: int = paper.SCHEDULES[("celeba", "prediction")][0]
     epochs_at_low_lr: int = paper.SCHEDULES[("celeba", "prediction")][1]
@@ -158,6 +162,7 @@ class TrainConfig:
             "pool": POOLS,
             "optimizer": OPTIMIZERS,
             "schedule": SCHEDULES,
+            "target": TARGETS,
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -187,6 +192,11 @@ class TrainConfig:
                 "stage trains on features computed once from unflipped images, without "
                 "torch.compile; set " + " ".join(f"{k}=false" for k in ignored)
             )
+        if self.target != "attributes" and (self.variant != "baseline" or self.flip):
+            raise ValueError(
+                f"target={self.target!r} trains a backbone on a pretext (stage 1): use "
+                "variant='baseline' and flip=false (a mirror flips the pose and the light "
+                f"it learns), not variant={self.variant!r}, flip={self.flip}")
         if self.pretrain is not None:
             known = {f.name for f in dataclasses.fields(TrainConfig)} - {"pretrain"}
             bad = sorted(set(self.pretrain) - known)
@@ -254,10 +264,13 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "synth_occlusion": {"eyes": 0.1, "mouth": 0.1, "neck": 0.1},
         "val_split": None,
         "log_every": 5,
-        "pretrain": {"variant": "baseline", "criterion": "prediction", "freeze_backbone": False,
-                     "optimizer": "sgd", "schedule": "step", "batch_size": 32,
-                     "epochs_at_lr": 5, "epochs_at_low_lr": 1, "lr": 0.1, "low_lr": 0.01,
-                     "weight_decay": 5e-4, "flip": True},
+        # stage 1 still learns the 40 attributes: the pretext "drawing" (target="drawing",
+        # flip=False) gives frozen features on which no head beats the majority rate by more
+        # than 6 points (benchmarks/studies/2026-12-02-stage1)
+        "pretrain": {"variant": "baseline", "target": "attributes", "criterion": "prediction",
+                     "freeze_backbone": False, "optimizer": "sgd", "schedule": "step",
+                     "batch_size": 32, "epochs_at_lr": 5, "epochs_at_low_lr": 1, "lr": 0.1,
+                     "low_lr": 0.01, "weight_decay": 5e-4, "flip": True},
     },
 }
 

@@ -140,10 +140,13 @@ def build_report(
     width = config.get("width", 64)
     backbone = f"{config.get('backbone')}" + (f" width {width}" if width != 64 else "")
     frozen = ", frozen pretrained backbone" if config.get("freeze_backbone") else ""
+    target = config.get("target", "attributes")
     label = (
         f"{VARIANT_NAMES.get(variant, variant)} ({backbone}, {config.get('criterion')} "
         f"criterion{frozen}) on {data_label(info, split, summary['n'])}"
-    )
+    ) if target == "attributes" else (
+        f"stage 1 ({backbone}) on the pretext {target!r}: {len(attr_names)} drawing attributes "
+        f"of {data_label(info, split, summary['n'])}")
     report: dict[str, Any] = {
         "kind": "mggnet-lite results",
         "label": label,
@@ -192,6 +195,10 @@ def _row(label: str, *cells: float | str | None, width: int = 58) -> str:
 
 def format_tables(report: Mapping[str, Any]) -> str:
     """Tables 1 and 2 of the paper with our row, labelled with its data, and per attribute."""
+    if report.get("config", {}).get("target", "attributes") != "attributes":  # a pretext: no table
+        return (f"{report['label']}\n  mean accuracy {report['mean_accuracy']:.2f}% (majority "
+                f"{report['majority_class']['mean_accuracy']:.2f}%), balanced "
+                f"{report['mean_balanced_accuracy']:.2f}%")
     info, name = report["data"], report["data"]["name"]
     variant = VARIANT_NAMES.get(report["variant"], report["variant"])
     ours = f"this run: {variant} ({report['backbone']}, {report['criterion']})"

@@ -10,6 +10,7 @@ check, the mid-epoch and end-of-epoch checkpoint, the stop-on-signal (ARCHITECTU
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -20,11 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from ..data import make_loader, open_cache, resolve_loader
 from ..data.loader import PlannedLoader
+from ..data.synthfaces.drawing import (
+    drawing_groups,
+    drawing_labels,
+    drawing_names,
+    relabel,
+    set_seed,
+)
 from ..files import user_cache_dir
 from ..losses import balanced_pos_weight, mggnet_loss
 from ..metrics import AttributeMetrics
@@ -351,7 +360,11 @@ def split_loader(cfg: TrainConfig, ds: Any, split: str, device: torch.device, di
     built once then reused, or PIL), image size and this rank's shard of ``cfg.batch_size``;
     ``train``: shuffled, with ``cfg.flip``."""
     kind = resolve_loader(cfg.loader, device)
-    src = open_cache(ds, split, progress=show) if kind == "cache" else ds
+    base = getattr(ds, "relabelled_from", ds)  # a pretext's view reads the same images
+    src = open_cache(base, split, progress=show) if kind == "cache" else ds
+    if kind == "cache" and base is not ds:  # the cache keeps the true labels; swap them here
+        src = dataclasses.replace(src, attr_names=list(ds.attr_names), labels=drawing_labels(
+            src.filenames, set_seed(base.data_root), cfg.target).numpy().astype(np.uint8))
     extra = {"flip": cfg.flip, "seed": cfg.seed} if train else {}
     return make_loader(src, batch_size=cfg.batch_size // di.world_size, image_size=cfg.image_size,
                        device=device, path=kind, rank=di.rank, world_size=di.world_size,
@@ -458,12 +471,14 @@ def check_data(ckpt: dict[str, Any], data: str | os.PathLike | None, path: Path)
 
 
 def _open_splits(root: Path, cfg: TrainConfig) -> dict[str, Any]:
-    """The paper's splits: train, the evaluated split and the per-epoch validation split."""
-    return {
-        "train": open_split(root, cfg.dataset, "train"),
-        "eval": open_split(root, cfg.dataset, cfg.eval_split),
-        "val": open_split(root, cfg.dataset, cfg.val_split) if cfg.val_split else None,
-    }
+    """The paper's splits: train, the evaluated split and the per-epoch validation split;
+    with a pretext ``target``, each labelled with it (:func:`~mggnet_lite.data.synthfaces.
+    drawing.relabel`) instead of the 40 attributes."""
+    names = {"train": "train", "eval": cfg.eval_split, "val": cfg.val_split}
+    out = {k: open_split(root, cfg.dataset, v) if v else None for k, v in names.items()}
+    if cfg.target == "attributes":
+        return out
+    return {k: relabel(ds, cfg.target) if ds is not None else None for k, ds in out.items()}
 
 
 def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
@@ -478,8 +493,10 @@ def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
             "start it with torchrun"
         )
     try:
+        labels = {} if cfg.target == "attributes" else {  # a pretext: its own output columns
+            "attributes": drawing_names(cfg.target), "groups": drawing_groups(cfg.target)}
         model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps),
-                            width=cfg.width, pool=cfg.pool)
+                            width=cfg.width, pool=cfg.pool, **labels)
     except RuntimeError as err:  # e.g. weights="imagenet" on an offline machine
         raise ValueError(f"{err} (train: --weights none trains from scratch)") from err
     model = model.to(dev, memory_format=memory_format(cfg, dev))

@@ -27,6 +27,8 @@ The modules
 :mod:`.occlusion`   accessories that hide one group's region, labels kept (chapter 3)
 :mod:`.bayes`       the exact posterior of a hidden group given all other labels: the
                     most any graph could add (:func:`~.bayes.hidden_group_bound`)
+:mod:`.drawing`     stage 1's pretext: how each image was drawn (its rendering parameters
+                    cut at their medians), the stand-in for ImageNet's task
 :mod:`.writer`      a whole set on disk, and the ``synth`` command line
 
 The label model
