@@ -93,22 +93,24 @@ def test_target_3_the_graph_experiment_can_decide(quick) -> None:
         where = analysis.hidden_group_rows([h if h == g else None for h in hidden],
                                            model.groups, model.attributes)
         n = int(where.any(1).sum())
-        block = "block4"
-        blind, lo_b, hi_b = analysis.paired_difference(prior, outs[f"gal:{block}"],
-                                                       outs["labels"], where=where)
-        d, lo, hi = analysis.paired_difference(outs[f"gal:{block}"], outs[f"gcl:{block}"],
-                                               outs["labels"], where=where)
-        c, lo_c, hi_c = analysis.paired_difference(control[f"gcl:{block}"], outs[f"gcl:{block}"],
+        for block in model.backbone.taps:
+            blind, lo_b, hi_b = analysis.paired_difference(prior, outs[f"gal:{block}"],
+                                                           outs["labels"], where=where)
+            d, lo, hi = analysis.paired_difference(outs[f"gal:{block}"], outs[f"gcl:{block}"],
                                                    outs["labels"], where=where)
-        print(f"  {g}: {n} hidden test images; bound {bound[g].gain:+.2f}; GAL head - prior "
-              f"{blind:+.2f} [{lo_b:+.2f}, {hi_b:+.2f}]; GCL - GAL {d:+.2f} [{lo:+.2f}, "
-              f"{hi:+.2f}], half-width {(hi - lo) / 2:.2f} (need <= {bound[g].gain / 3:.2f}); "
-              f"what the messages carry (GCL - GCL with senders at their mean) {c:+.2f} "
-              f"[{lo_c:+.2f}, {hi_c:+.2f}]")
-        if abs(blind) > 2:
-            failures.append(f"{g}: the GAL head is not blind ({blind:+.2f} points over prior)")
-        if g == "mouth" and (hi - lo) / 2 > bound[g].gain / 3:
-            failures.append(f"mouth: half-width {(hi - lo) / 2:.2f} > bound / 3")
+            c, lo_c, hi_c = analysis.paired_difference(control[f"gcl:{block}"],
+                                                       outs[f"gcl:{block}"], outs["labels"],
+                                                       where=where)
+            print(f"  {block}, {g}: {n} hidden test images; bound {bound[g].gain:+.2f}; GAL head - "
+                  f"prior {blind:+.2f} [{lo_b:+.2f}, {hi_b:+.2f}]; GCL - GAL {d:+.2f} [{lo:+.2f}, "
+                  f"{hi:+.2f}], half-width {(hi - lo) / 2:.2f} (need <= {bound[g].gain / 3:.2f}); "
+                  f"what the messages carry (GCL - GCL with senders at their mean) {c:+.2f} "
+                  f"[{lo_c:+.2f}, {hi_c:+.2f}]")
+            if abs(blind) > 2:
+                failures.append(f"{block}, {g}: the GAL head is not blind ({blind:+.2f} points "
+                                "over the prior)")
+            if g == "mouth" and (hi - lo) / 2 > bound[g].gain / 3:
+                failures.append(f"{block}, mouth: half-width {(hi - lo) / 2:.2f} > bound / 3")
     assert not failures, failures
 
 

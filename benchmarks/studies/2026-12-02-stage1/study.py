@@ -1,19 +1,25 @@
 """Issue [2/4], items 2 and 3: what stage 1 is trained on, and what that does to the ablation
-and to where the masks point.
+and to where the masks point (README.md beside this file has the results).
 
-    python benchmarks/studies/2026-12-02-stage1/study.py pretext OUT.pt [--epochs 5 1]
-    python benchmarks/studies/2026-12-02-stage1/study.py measure RUNS WEIGHTS OUT.json
+    python study.py pretext OUT.pt [--targets scene|drawing|pixels] [--epochs 5 1]
+    python study.py measure RUNS WEIGHTS.pt|profile OUT.json [--stage1 attributes|drawing]
+                            [--finetune 2 1] [--pool gap|mass|softmax] [--variants ...]
+    python study.py probe STAGE1/features/train-64px-final.pt OUT.json
 
-``pretext``: stage 1 on a task that is not the 40 attributes: regress SynthFaces' rendering
-parameters (``data.synthfaces.look.FaceParams``: pose, proportions, part positions, colours,
-lighting, background, blur and noise), which ``params_for(seed, index)`` draws independently
-of the labels. Same trunk (ResNet-18, width 32, 64 px), optimiser and budget as the quick
-profile's stage 1 (SGD lr 0.1 / 0.01, batch 32, weight decay 5e-4), but no flips (a flip
-would change dx, angle and the light's direction). Writes a torchvision state dict of the trunk.
+``pretext``: stage 1 on a task that is not the 40 attributes, with the quick profile's trunk
+(ResNet-18, width 32, 64 px), optimiser and budget (SGD lr 0.1 / 0.01, 5 + 1 epochs, batch 32,
+weight decay 5e-4) but no flips (a flip would change dx, angle and the light's direction):
+``scene`` / ``drawing`` regress SynthFaces' rendering parameters (``look.FaceParams``, drawn
+by ``params_for(seed, index)`` independently of the labels), z-scored, with MSE (the two
+angles enter as cosine and sine of the value read as degrees, though it is in radians: two
+nearly constant targets); ``pixels`` is a masked autoencoder. Writes a torchvision state dict
+of the trunk. (The package's ``target="drawing"`` is the BCE form, trained as stage 1 by
+``measure RUNS profile --stage1 drawing``.)
 
-``measure``: trains (or reuses) the four variants of Table 3 on that frozen trunk, through the
-book's own runs (``MGGNET_BOOK_RUNS=RUNS``; stage 2 exactly as the quick profile), then
-records mean / balanced accuracy, the paired differences and the pointing game per block.
+``measure``: trains (or reuses) the four variants of Table 3 on that trunk, through the
+book's own runs (``MGGNET_BOOK_RUNS=RUNS``; stage 2 exactly as the quick profile unless
+``--finetune``), then records mean / balanced accuracy, the paired differences and the
+pointing game per block. ``probe``: a linear probe of the attributes on a stage 1's features.
 """
 
 from __future__ import annotations
@@ -178,11 +184,11 @@ def measure(runs: str, weights: str | None, out: str, finetune: tuple[int, int] 
     extra = {} if weights is None else {"weights": str(Path(weights).resolve()), "pretrain": None}
     if finetune:
         extra.update(FINETUNE, epochs_at_lr=finetune[0], epochs_at_low_lr=finetune[1])
-    if stage1 == "attributes":  # the profile's stage 1 before this study: the baseline itself
+    if stage1 is not None:  # the profile's stage 1 (the baseline itself), or the drawing's
         from mggnet_lite.training.config import PROFILE_SETTINGS
 
-        extra["pretrain"] = {**PROFILE_SETTINGS["quick"]["pretrain"], "target": "attributes",
-                             "flip": True}
+        extra["pretrain"] = {**PROFILE_SETTINGS["quick"]["pretrain"], "target": stage1,
+                             "flip": stage1 == "attributes"}
     if pool:
         extra["pool"] = pool
     res: dict = {"weights": weights, "finetune": extra if finetune else None, "stage1": stage1,
@@ -257,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--finetune", type=int, nargs=2, default=None,
                    help="epochs at lr and at low_lr of end-to-end fine-tuning (default: frozen)")
     m.add_argument("--stage1", choices=("attributes", "drawing"), default=None,
-                   help="the profile's stage 1 (default) or the one before: the 40 attributes")
+                   help="stage 1 on the 40 attributes (the profile's) or on the drawing")
     m.add_argument("--pool", choices=("gap", "mass", "softmax"), default=None)
     m.add_argument("--variants", nargs="+", default=None)
     q = sub.add_parser("probe")
