@@ -72,3 +72,30 @@ def test_a_config_may_pretrain_on_the_drawing_but_only_as_a_baseline_without_fli
     with pytest.raises(ValueError, match="flip=false"):
         make_config("quick", None, sets={"variant": "baseline", "target": "drawing", "flip": True,
                                           "freeze_backbone": False})
+
+
+def test_a_drawing_stage_1_trains_scores_its_bits_and_feeds_stage_2(tmp_path) -> None:
+    """Through the trainer: stage 1 learns the drawing bits (its report says so and scores
+    them), ``evaluate`` refuses it as an attribute model, and a stage 2 starts from it."""
+    from _train_helpers import TINY_SETS
+
+    from mggnet_lite.training.evaluate import evaluate_checkpoint
+    from mggnet_lite.training.train import train
+
+    data = synth_root()
+    tiny = [s for s in TINY_SETS if not s.startswith("flip")]
+    cfg = make_config("quick", sets=[*tiny, "variant=baseline", "target=drawing", "flip=false",
+                                     "epochs_at_lr=1", "epochs_at_low_lr=0",
+                                     "max_steps_per_epoch=2"])
+    res = train(cfg, tmp_path / "stage1", data, progress=False)
+    rep = res.report
+    assert "pretext 'drawing'" in rep["label"] and len(rep["per_attribute"]) == len(drawing_names())
+    assert set(rep["per_attribute"]) == set(drawing_names())
+    with pytest.raises(ValueError, match="stage 1 trained on the pretext 'drawing'"):
+        evaluate_checkpoint(tmp_path / "stage1", data)
+    stage2 = make_config("quick", sets=[*TINY_SETS, "variant=mggnet", "epochs_at_lr=1",
+                                        "epochs_at_low_lr=0", "max_steps_per_epoch=2",
+                                        f"weights={tmp_path / 'stage1' / 'last.pt'}"])
+    out = train(stage2, tmp_path / "stage2", data, progress=False)
+    assert len(out.report["per_attribute"]) == 40
+    assert evaluate_checkpoint(tmp_path / "stage2", data)["n"] == out.report["n"]

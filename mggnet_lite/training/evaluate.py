@@ -293,6 +293,11 @@ def evaluate_checkpoint(
     ckpt_path = path / "last.pt" if path.is_dir() else path
     model, ckpt = load_model(ckpt_path)
     cfg = ckpt["config"]
+    if cfg.get("target", "attributes") != "attributes":
+        raise ValueError(
+            f"{ckpt_path} is a stage 1 trained on the pretext {cfg['target']!r}, not on the 40 "
+            "attributes: its results.json holds its own scores. Evaluate a run trained on the "
+            "attributes from it (weights=this checkpoint) instead.")
     data = data if data is not None else ckpt.get("data")
     if data is None:
         raise ValueError(f"{ckpt_path} records no data folder; pass --data DIR")
