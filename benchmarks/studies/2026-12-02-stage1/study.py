@@ -82,25 +82,37 @@ def pretext(out: str, epochs: tuple[int, int], seed: int = 0, targets: str = "sc
                          path="cache")
     net = _torchvision_model("resnet18", 32)
     net.fc = torch.nn.Linear(256, y.shape[1])
-    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    log = _fit([net], loader, epochs, lambda x, t: torch.nn.functional.mse_loss(net(x), t))
+    _save_trunk(net, out, {"targets": TARGETS[targets], "k": int(y.shape[1]), "log": log})
+
+
+def _fit(modules: list[torch.nn.Module], loader, epochs: tuple[int, int], loss_of) -> list[dict]:
+    """The profile's stage-1 optimiser on ``modules``: SGD, lr 0.1 for ``epochs[0]`` epochs
+    then 0.01, momentum 0.9, weight decay 5e-4; ``loss_of(x, t)`` per batch. The log."""
+    params = [p for m in modules for p in m.parameters()]
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4)
     t0, log = time.time(), []
     for epoch in range(sum(epochs)):
-        for g in opt.param_groups:
-            g["lr"] = 0.1 if epoch < epochs[0] else 0.01
-        net.train()
+        for grp in opt.param_groups:
+            grp["lr"] = 0.1 if epoch < epochs[0] else 0.01
+        for m in modules:
+            m.train()
         total, n = 0.0, 0
         for x, t in loader:
-            loss = torch.nn.functional.mse_loss(net(x), t)
+            loss = loss_of(x, t)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total, n = total + float(loss.detach()) * len(x), n + len(x)
         log.append({"epoch": epoch, "mse": total / n, "s": time.time() - t0})
         print(log[-1], flush=True)
-    state = {k: v for k, v in net.state_dict().items() if not k.startswith("fc.")}
-    torch.save(state, out)
-    Path(out).with_suffix(".json").write_text(json.dumps(
-        {"targets": TARGETS[targets], "k": int(y.shape[1]), "log": log}, indent=1) + "\n")
+    return log
+
+
+def _save_trunk(net: torch.nn.Module, out: str, record: dict) -> None:
+    """The trunk as a torchvision state dict (no ``fc``), and ``record`` beside it (.json)."""
+    torch.save({k: v for k, v in net.state_dict().items() if not k.startswith("fc.")}, out)
+    Path(out).with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 #: stage 2 end to end: every variant fine-tunes the whole network from the same trunk, as the
@@ -147,30 +159,15 @@ def pixels(out: str, epochs: tuple[int, int], seed: int = 0, patch: int = 16, sh
     trunk = torch.nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1,
                                 net.layer2, net.layer3, net.layer4)
     dec = _Decoder(32)
-    params = list(trunk.parameters()) + list(dec.parameters())
-    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4)
     g = torch.Generator().manual_seed(seed)
-    t0, log = time.time(), []
-    for epoch in range(sum(epochs)):
-        for grp in opt.param_groups:
-            grp["lr"] = 0.1 if epoch < epochs[0] else 0.01
-        trunk.train()
-        dec.train()
-        total, n = 0.0, 0
-        for x, _ in loader:
-            keep = (torch.rand(len(x), 1, 64 // patch, 64 // patch, generator=g) >= share).float()
-            keep = torch.nn.functional.interpolate(keep, scale_factor=patch, mode="nearest")
-            loss = torch.nn.functional.mse_loss(dec(trunk(x * keep)), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, n = total + float(loss.detach()) * len(x), n + len(x)
-        log.append({"epoch": epoch, "mse": total / n, "s": time.time() - t0})
-        print(log[-1], flush=True)
-    state = {k: v for k, v in net.state_dict().items() if not k.startswith("fc.")}
-    torch.save(state, out)
-    Path(out).with_suffix(".json").write_text(json.dumps(
-        {"pretext": "pixels", "patch": patch, "share": share, "log": log}, indent=1) + "\n")
+
+    def loss_of(x: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
+        keep = (torch.rand(len(x), 1, 64 // patch, 64 // patch, generator=g) >= share).float()
+        keep = torch.nn.functional.interpolate(keep, scale_factor=patch, mode="nearest")
+        return torch.nn.functional.mse_loss(dec(trunk(x * keep)), x)
+
+    log = _fit([trunk, dec], loader, epochs, loss_of)
+    _save_trunk(net, out, {"pretext": "pixels", "patch": patch, "share": share, "log": log})
 
 
 def measure(runs: str, weights: str | None, out: str, finetune: tuple[int, int] | None = None,
