@@ -24,6 +24,17 @@ from mggnet_lite.data import synthfaces as sf
 from mggnet_lite.data.synthfaces.bayes import hidden_group_bound
 
 
+def _measures(model, outs, control, prior, hidden, bound) -> dict:
+    """analysis.hidden_group_measures as JSON, with each group's bound."""
+    m = analysis.hidden_group_measures(outs, control, prior, hidden, model.groups,
+                                       model.attributes, model.backbone.taps)
+    for g, per in m.items():
+        per["bound"] = bound[g].gain
+        for b in model.backbone.taps:
+            per[b] = {k: dict(zip(("diff", "lo", "hi"), v, strict=True)) for k, v in per[b].items()}
+    return m
+
+
 def main(out: str) -> None:
     model, report = book.trained_model("mggnet")
     _, bal_report = book.trained_model("mggnet", criterion="balanced")
@@ -45,19 +56,13 @@ def main(out: str) -> None:
     train = CelebA(root, split="train").attr.float().mean(0)
     prior = (train >= 0.5).float().expand_as(outs["labels"])
     bound = hidden_group_bound()
-    per_group = {}
-    for g in sorted({h for h in hidden if h is not None}):
-        w = analysis.hidden_group_rows([h if h == g else None for h in hidden], model.groups,
-                                       model.attributes)
-        per_group[g] = {"n": int(w.any(1).sum()), "bound": bound[g].gain}
-        for b in model.backbone.taps:
-            per_group[g][b] = {
-                k: dict(zip(("diff", "lo", "hi"), analysis.paired_difference(a, c, outs["labels"],
-                                                                            where=w), strict=True))
-                for k, (a, c) in {"gal_minus_prior": (prior, outs[f"gal:{b}"]),
-                                  "gcl_minus_gal": (outs[f"gal:{b}"], outs[f"gcl:{b}"]),
-                                  "gcl_minus_mean_senders": (control[f"gcl:{b}"],
-                                                             outs[f"gcl:{b}"])}.items()}
+    per_group = _measures(model, outs, control, prior, hidden, bound)
+    blind_model, blind_report = book.trained_model("mggnet", blind=book.blind_groups())
+    blind_outs = book.test_outputs(blind_model, blind_report)
+    per_group_blind = _measures(blind_model, blind_outs, book.test_outputs(
+        blind_model, blind_report, senders="mean"), prior, hidden, bound)
+    blind_vs_paper = dict(zip(("diff", "lo", "hi"), analysis.paired_difference(
+        outs["probs"], blind_outs["probs"], outs["labels"]), strict=True))
     collapse = {b: {k: v.tolist() for k, v in analysis.affinity_collapse(
         outs[f"affinity:{b}"]).items()} for b in model.backbone.taps}
     res = {
@@ -78,6 +83,10 @@ def main(out: str) -> None:
                                          strict=True)) for b in model.backbone.taps},
         "affinity_collapse": collapse,
         "hidden_groups": per_group,
+        "blind_network": {"groups": list(blind_model.blind), "run": blind_report["checkpoint"],
+                          "mean_accuracy": blind_report["mean_accuracy"],
+                          "mean_balanced_accuracy": blind_report["mean_balanced_accuracy"],
+                          "minus_mggnet": blind_vs_paper, "hidden_groups": per_group_blind},
         "affinity_deviation": {b: analysis.affinity_deviation(outs[f"affinity:{b}"].mean(0))
                                for b in model.backbone.taps},
         "hidden_images": int(where.any(1).sum()),

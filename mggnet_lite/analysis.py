@@ -299,24 +299,27 @@ def affinity_collapse(e: torch.Tensor) -> dict[str, torch.Tensor]:
             "mean_entropy": mean_ent, "uniform_top": torch.full((k,), 1 / (k - 1))}
 
 
-def mean_group_features(model: torch.nn.Module, batches: Iterable[torch.Tensor]
+def mean_group_features(model: torch.nn.Module,
+                        batches: Iterable[torch.Tensor | tuple[torch.Tensor, ...]]
                         ) -> dict[str, torch.Tensor]:
-    """Per GCL block: the group features f_i^b (Eq. 1, GAL's output, what Eq. 2's nodes send)
-    averaged over the images of ``batches``, (K, D), on the model's device."""
+    """Per GCL block: the group features f_i^b (Eq. 1, what Eq. 2's nodes send: GCL's input)
+    averaged over the images of ``batches``, (K, D), on the model's device. A batch is an
+    image tensor, or the arguments of ``model`` (images and a blind model's regions)."""
     sums: dict[str, torch.Tensor] = {}
     count = 0
 
     def keep(b: str):
         def hook(module, args, output):  # noqa: ANN001, ANN202
-            sums[b] = sums.get(b, 0) + output[0].double().sum(0)
+            sums[b] = sums.get(b, 0) + args[0].double().sum(0)
         return hook
 
-    handles = [model.gal[b].register_forward_hook(keep(b)) for b in model.gcl]
+    handles = [model.gcl[b].register_forward_hook(keep(b)) for b in model.gcl]
     try:
         with torch.inference_mode():
             for x in batches:
-                model(x)
-                count += len(x)
+                x = x if isinstance(x, tuple) else (x,)
+                model(*x)
+                count += len(x[0])
     finally:
         for h in handles:
             h.remove()
@@ -342,3 +345,36 @@ def senders_to_mean(model: torch.nn.Module, means: Mapping[str, torch.Tensor]
     finally:
         for h in handles:
             h.remove()
+
+
+def hidden_group_measures(outs: Mapping[str, torch.Tensor], control: Mapping[str, torch.Tensor],
+                          prior: torch.Tensor, hidden: Sequence[str | None],
+                          groups: Mapping[str, Sequence[str]], attributes: Sequence[str],
+                          taps: Sequence[str]) -> dict[str, dict]:
+    """Chapter 3's graph experiment in numbers, per hidden group ``g`` and block ``b``, each a
+    ``(diff, lo, hi)`` paired difference in points on ``g``'s attributes over the images where
+    ``g`` is hidden (``hidden``: per image, the hidden group or None):
+
+    * ``gal_minus_prior``: the GAL head over each attribute's majority value (``prior``): 0 for
+      a blind branch;
+    * ``gcl_minus_gal``: the GCL head over the GAL head (Eq. 3 on f' against f);
+    * ``messages``: the GCL head over itself with every sender at its mean (``control``,
+      :func:`senders_to_mean`), and ``messages_visible``: the same on images with nothing hidden.
+
+    ``outs`` / ``control``: :func:`mggnet_lite.book.test_outputs` without / with the control.
+    """
+    labels = outs["labels"]
+    visible = torch.tensor([h is None for h in hidden])[:, None]
+    res: dict[str, dict] = {}
+    for g in sorted({h for h in hidden if h is not None}):
+        cols = hidden_group_rows([g], groups, attributes)[0]
+        shown = torch.tensor([h == g for h in hidden])[:, None] & cols
+        res[g] = {"n": int(shown.any(1).sum())}
+        for b in taps:
+            pairs = {"gal_minus_prior": (prior, outs[f"gal:{b}"], shown),
+                     "gcl_minus_gal": (outs[f"gal:{b}"], outs[f"gcl:{b}"], shown),
+                     "messages": (control[f"gcl:{b}"], outs[f"gcl:{b}"], shown),
+                     "messages_visible": (control[f"gcl:{b}"], outs[f"gcl:{b}"], visible & cols)}
+            res[g][b] = {k: paired_difference(a, c, labels, where=w)
+                         for k, (a, c, w) in pairs.items()}
+    return res

@@ -381,6 +381,15 @@ def trained_model(variant: str = "mggnet", *, progress: bool = False,
     return model.to(device()).eval(), folder.read_results()
 
 
+def blind_groups(data: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The groups chapter 3's blind network blinds: those the book's data hides on some images
+    (``synthfaces.OCCLUDERS`` order; ``nn.mggnet``, ``blind``); () without occlusion."""
+    from .data import synthfaces as sf
+
+    hidden = set(sf.read_occlusion(data or book_data()).values())
+    return tuple(g for g in sf.OCCLUDERS if g in hidden)
+
+
 # --------------------------------------------------------------------------------------
 # Chapter 6: the paper's tables beside ours, and the per-image predictions behind them
 # (published numbers: mggnet_lite.paper; the paired bootstrap: mggnet_lite.analysis).
@@ -468,6 +477,7 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
     this split instead of the image's own (:func:`~mggnet_lite.analysis.senders_to_mean`)."""
     from . import analysis
     from .data import make_loader, resolve_loader
+    from .data.synthfaces.blind import regions_for
     from .training.evaluate import open_split
 
     if senders not in (None, "mean"):
@@ -478,9 +488,17 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
     ds = open_split(data or book_data(), cfg["dataset"], report["split"])
     loader = make_loader(ds, batch_size=128, image_size=cfg["image_size"], train=False,
                          device=dev, path=path)
+    regions = regions_for(model, ds, cfg["image_size"])
+
+    def batches():  # (model's arguments, labels): a blind model also gets its regions
+        start = 0
+        for x, y in loader:
+            yield (x,) if regions is None else (x, regions(start, len(x)).to(x.device)), y
+            start += len(x)
+
     control = contextlib.nullcontext()
     if senders == "mean":
-        means = analysis.mean_group_features(model, (x for x, _ in loader))
+        means = analysis.mean_group_features(model, (args for args, _ in batches()))
         control = analysis.senders_to_mean(model, means)
     parts: dict[str, list[torch.Tensor]] = {}
 
@@ -488,8 +506,8 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
         parts.setdefault(key, []).append(value.float().cpu())
 
     with torch.inference_mode(), control:
-        for x, y in loader:
-            out = model(x)
+        for args, y in batches():
+            out = model(*args)
             keep("probs", out.probs)
             keep("labels", y)
             for b, z in out.gal_logits.items():

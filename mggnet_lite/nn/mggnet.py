@@ -6,6 +6,14 @@ Variants (Tables 1, 3, 4):
 * ``independent``: one attention mask per attribute (K = 40, no groups, no GCL).
 * ``gal``: group attentions, no GCL ("w/o GCL"); Eq. 4 then averages Y^B with Y^{b,GAL}.
 * ``mggnet``: GAL + GCL on every tapped block; Eq. 4 averages Y^B with Y^{b,GCL}.
+
+``blind`` (not the paper's; chapter 3's graph experiment, issue [2/4]): the groups listed
+read their part-based feature f_i (Eq. 1) from the backbone's maps of a *blinded* input, the
+image with everything outside the group's dilated region replaced by the mean colour (0
+after normalisation), with a GAL module of their own. On an image where that region is
+hidden, f_i then holds nothing about the hidden attributes by construction, and only Eq. 2's
+messages from the other groups can bring their evidence to the GCL head. The regions are an
+input (``regions``, (B, G, H, W) in [0, 1]), per image, in the order of ``blind``.
 """
 
 from __future__ import annotations
@@ -88,6 +96,7 @@ class MGGNet(nn.Module):
         attributes: Sequence[str] = CELEBA_ATTRIBUTES,
         width: int = 64,
         pool: str = "gap",
+        blind: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -117,16 +126,23 @@ class MGGNet(nn.Module):
             if variant == "mggnet":
                 self.gcl[b] = GraphCorrelation(c, k, alpha=alpha)
             self.heads[b] = GroupHeads(c, group_of_attr)
+        self.blind = _check_blind(blind, self.group_names, variant)
+        self.register_buffer("blind_index", torch.tensor(
+            [self.group_names.index(g) for g in self.blind], dtype=torch.long), persistent=False)
+        self.gal_blind = nn.ModuleDict({  # each blind group's own attention module (Eq. 1)
+            f"{b}-{g}": GroupAttention(self.backbone.channels[b], 1, reduction=gal_reduction,
+                                       pool=pool) for b in self.backbone.taps for g in self.blind})
         self.config = {"variant": variant, "backbone": backbone, "taps": list(self.backbone.taps),
                        "alpha": alpha, "gal_reduction": gal_reduction, "width": width,
-                       "pool": pool,
+                       "pool": pool, "blind": list(self.blind),
                        "groups": {g: list(m) for g, m in self.groups.items()},
                        "attributes": list(self.attributes)}
 
     @classmethod
     def from_config(cls, config: Mapping) -> MGGNet:
         """Rebuild (untrained) the model a checkpoint's ``model_config`` (``model.config``) describes."""
-        keys = ("groups", "taps", "alpha", "gal_reduction", "attributes", "width", "pool")
+        keys = ("groups", "taps", "alpha", "gal_reduction", "attributes", "width", "pool",
+                "blind")
         return cls(config["variant"], config["backbone"], None,
                    **{k: config[k] for k in keys if k in config})
 
@@ -153,9 +169,31 @@ class MGGNet(nn.Module):
                 f"{m} so that every block keeps at least one pixel (the paper uses 224x224)"
             )
 
-    def forward(self, x: torch.Tensor) -> MGGOutput:
+    def forward(self, x: torch.Tensor, regions: torch.Tensor | None = None) -> MGGOutput:
+        """``x``: (B, 3, H, W) normalised images; ``regions``: (B, G, H, W) in [0, 1], the
+        dilated regions of the ``blind`` groups (needed exactly when there are any)."""
         self.check_input(x)
-        return self.forward_features(self.backbone(x))
+        return self.forward_features(self.maps(x, regions))
+
+    def maps(self, x: torch.Tensor, regions: torch.Tensor | None = None
+             ) -> dict[str, torch.Tensor]:
+        """The backbone's maps ``{tap: F_b} | {"final": F_B}`` of ``x``, and for each blind group
+        g ``{"tap@g": F_b}`` of ``x * region_g`` (the mean colour outside the region)."""
+        if not self.blind:
+            if regions is not None:
+                raise ValueError("regions given to a model with no blind groups (blind=())")
+            return self.backbone(x)
+        want = (x.shape[0], len(self.blind), *x.shape[2:])
+        if regions is None or tuple(regions.shape) != want:
+            got = "none" if regions is None else tuple(regions.shape)
+            raise ValueError(
+                f"this model reads groups {list(self.blind)} from blinded inputs: pass "
+                f"regions of shape {want} (data.synthfaces.blind.RegionSource), got {got}")
+        feats = dict(self.backbone(x))
+        for k, g in enumerate(self.blind):
+            seen = self.backbone(x * regions[:, k : k + 1].to(x.dtype))
+            feats.update({f"{b}@{g}": seen[b] for b in self.backbone.taps})
+        return feats
 
     def forward_features(self, feats: Mapping[str, torch.Tensor]) -> MGGOutput:
         """Everything after the backbone, from its maps ``{tap: F_b} | {"final": F_B}``.
@@ -168,6 +206,8 @@ class MGGNet(nn.Module):
         out = MGGOutput(probs=base, base_logits=base, fused_logits=[base])
         for b in self.backbone.taps:
             f, out.masks[b] = self.gal[b](feats[b])  # Eq. 1
+            if self.blind:  # the blind groups' f_i and M_i, from their blinded maps
+                f, out.masks[b] = self._blinded(b, feats, f, out.masks[b])
             out.gal_logits[b] = self.heads[b](f)  # Eq. 3, Y^{b,GAL}
             if b in self.gcl:
                 g, out.affinity[b] = self.gcl[b](f)  # Eq. 2
@@ -176,6 +216,28 @@ class MGGNet(nn.Module):
         # Eq. 4: Y_a = (Y_a^B + sum_b Y_a^{b,.}) / (1 + B), an average of probabilities.
         out.probs = torch.stack([torch.sigmoid(z) for z in out.fused_logits]).mean(0)
         return out
+
+    def _blinded(self, b: str, feats: Mapping[str, torch.Tensor], f: torch.Tensor,
+                 m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Replace the blind groups' rows of f (B, K, C) and M (B, K, h, w) on block b: group
+        g's own module, run on g's blinded maps (Eq. 1)."""
+        runs = [self.gal_blind[f"{b}-{g}"](feats[f"{b}@{g}"]) for g in self.blind]
+        f_g = torch.cat([fg for fg, _ in runs], 1)  # (B, G, C)
+        m_g = torch.cat([mg for _, mg in runs], 1)  # (B, G, h, w)
+        return (f.index_copy(1, self.blind_index, f_g.to(f.dtype)),
+                m.index_copy(1, self.blind_index, m_g.to(m.dtype)))
+
+
+def _check_blind(blind: Sequence[str], groups: Sequence[str], variant: str) -> tuple[str, ...]:
+    """Validate ``blind`` (group names, GAL variants only); returns it as a tuple."""
+    blind = (blind,) if isinstance(blind, str) else tuple(blind)
+    bad = [g for g in blind if g not in groups]
+    if bad or len(set(blind)) != len(blind):
+        raise ValueError(f"blind={list(blind)}: name each group once, from {list(groups)}")
+    if blind and variant not in ("gal", "mggnet"):
+        raise ValueError(f"blind={list(blind)} needs group attention: variant 'gal' or "
+                         f"'mggnet', not {variant!r}")
+    return blind
 
 
 def build_model(

@@ -78,6 +78,9 @@ class TrainConfig:
     backbone: str = paper.BACKBONE
     width: int = 64  # ResNet channels of the first stage (the paper's ResNet-18: 64)
     pool: str = "gap"  # GAL's pooling: Eq. 1's "gap", or "mass" (nn.gal)
+    # groups whose GAL branch sees only their own region of the image (nn.mggnet, "blind";
+    # chapter 3's graph experiment on SynthFaces); () for the paper's network
+    blind: tuple[str, ...] = ()
     # blocks GAL / GCL sit on (Sec. 4.1: "block 3 and block 4"; ARCHITECTURE.md, "Paper to
     # code"); Table 3 ablates them
     taps: tuple[str, ...] = paper.TAPS
@@ -192,6 +195,12 @@ class TrainConfig:
                 "stage trains on features computed once from unflipped images, without "
                 "torch.compile; set " + " ".join(f"{k}=false" for k in ignored)
             )
+        self.blind = (self.blind,) if isinstance(self.blind, str) else tuple(self.blind)
+        if self.blind and not self.freeze_backbone:
+            raise ValueError(
+                f"blind={list(self.blind)} needs freeze_backbone=True: a blind group's maps are "
+                "computed once per image with its region (data.synthfaces.blind), as frozen "
+                "features are; set freeze_backbone=true or blind=()")
         if self.target != "attributes" and (self.variant != "baseline" or self.flip):
             raise ValueError(
                 f"target={self.target!r} trains a backbone on a pretext (stage 1): use "

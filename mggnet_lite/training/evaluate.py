@@ -31,6 +31,7 @@ import torch.distributed as dist
 from ..attributes import GROUPS
 from ..data import LOADERS
 from ..data.celeba import SPLITS
+from ..data.synthfaces.blind import regions_for
 from ..files import atomic_write_json
 from ..metrics import AttributeMetrics, majority_accuracy
 from ..paper import TABLE1, TABLE2
@@ -86,24 +87,30 @@ def run_eval(
     flip_tta: bool = False,
     world_size: int = 1,
     num_attributes: int = 40,
+    regions: Any = None,
 ) -> tuple[AttributeMetrics, AttributeMetrics | None]:
     """Counts over ``loader`` (summed over DDP ranks): plain and, if asked, flip-averaged.
 
+    ``regions``: a model with blind groups needs each image's regions
+    (:func:`~mggnet_lite.data.synthfaces.blind.regions_for`, over the loader's split in order).
     No host sync inside the loop: counts stay on the device until :meth:`summary`.
     """
     was_training = model.training
     model.eval()
     plain = AttributeMetrics(num_attributes, device)
     flipped = AttributeMetrics(num_attributes, device) if flip_tta else None
+    start = 0
     try:
         for x, y in loader:
+            r = None if regions is None else regions(start, len(x)).to(x.device)
+            start += len(x)
             with autocast_for(device, amp):
-                p = model(x).probs
+                p = model(x, r).probs if r is not None else model(x).probs
             p = p.float()
             plain.update(p, y)
             if flipped is not None:
                 with autocast_for(device, amp):
-                    pf = model(x.flip(3)).probs
+                    pf = (model(x.flip(3), r.flip(3)) if r is not None else model(x.flip(3))).probs
                 flipped.update((p + pf.float()) / 2, y)
     finally:
         model.train(was_training)
@@ -325,6 +332,7 @@ def evaluate_checkpoint(
         amp=cfg.get("amp", "none"),
         flip_tta=flip_tta,
         num_attributes=len(ds.attr_names),
+        regions=regions_for(model, ds, cfg["image_size"]),
     )
     t2 = time.perf_counter()
     info = data_info(data, cfg["dataset"], {"train": train_ds, split: ds})

@@ -62,35 +62,75 @@ def compute_features(backbone: torch.nn.Module, loader: Any, taps: Sequence[str]
     return {t: torch.cat(v) for t, v in out.items()}
 
 
+def compute_blind_features(model: torch.nn.Module, loader: Any, regions: Any,
+                           device: torch.device) -> dict[str, torch.Tensor]:
+    """``{"tap@g": F_b (M, C, h, w)}`` in fp16 on the CPU: the maps of each of ``model.blind``'s
+    blinded inputs (:meth:`~mggnet_lite.nn.mggnet.MGGNet.maps`), ``regions`` being a
+    :class:`~mggnet_lite.data.synthfaces.blind.RegionSource` over the loader's split, which the
+    loader visits in order."""
+    was = model.training
+    model.eval()
+    out: dict[str, list[torch.Tensor]] = {}
+    start = 0
+    try:
+        with torch.inference_mode():
+            for x, _y in loader:
+                r = regions(start, len(x)).to(device)
+                start += len(x)
+                for k, g in enumerate(model.blind):
+                    seen = model.backbone(x.to(device) * r[:, k:k + 1])
+                    for t in model.backbone.taps:
+                        out.setdefault(f"{t}@{g}", []).append(seen[t].half().cpu())
+    finally:
+        model.train(was)
+    if start != len(regions):
+        raise ValueError(f"the loader gave {start} images, the regions are of {len(regions)}")
+    return {t: torch.cat(v) for t, v in out.items()}
+
+
 def cached_features(backbone: torch.nn.Module, loader: Loader, *, weights: str | os.PathLike,
                     data: str | os.PathLike, split: str, image_size: int,
-                    taps: Sequence[str], device: torch.device, show: bool = False
+                    taps: Sequence[str], device: torch.device, show: bool = False,
+                    blind: tuple[torch.nn.Module, Any] | None = None
                     ) -> dict[str, torch.Tensor]:
     """The features of ``split`` for ``taps`` (and ``"final"``): read from
     :func:`feature_dir` when they match (:func:`_stamp`), else computed with ``backbone``
-    from ``loader`` (in order, no flips) and written there."""
+    from ``loader`` (in order, no flips) and written there. ``blind``: ``(model, regions)``
+    also gives the blind groups' maps (:func:`compute_blind_features`), kept the same way."""
     weights = Path(weights)
     folder = feature_dir(weights)
     folder.mkdir(parents=True, exist_ok=True)
     n = loader.num_samples
     stamp = _stamp(weights, Path(data), n, loader.path)
-    names = (*taps, "final")
-    paths = {t: folder / f"{split}-{image_size}px-{t}.pt" for t in names}
+    plain = (*taps, "final")
+    seen = () if blind is None else tuple(f"{t}@{g}" for g in blind[0].blind for t in taps)
+    paths = {t: folder / f"{split}-{image_size}px-{t}.pt" for t in (*plain, *seen)}
     with FolderLock(folder / ".lock", what=f"computing features in {folder}"):
         found: dict[str, torch.Tensor] = {}
         for t, p in paths.items():
             obj = _read(p)
-            if obj is not None and obj.get("stamp") == stamp:
+            if obj is not None and obj.get("stamp") == _stamp_of(stamp, t, blind):
                 found[t] = obj["features"]
-        if len(found) == len(names):
-            return found
-        if show:
+        todo = [part for part in (plain, seen) if part and any(t not in found for t in part)]
+        if todo and show:
             print(f"computing frozen-backbone features of the {split} split ({n} images) "
                   f"into {folder}", flush=True)
-        feats = compute_features(backbone, loader, taps, device)
-        for t, p in paths.items():
-            atomic_save({"stamp": stamp, "features": feats[t]}, p, what="frozen features")
-        return feats
+        for part in todo:
+            feats = (compute_features(backbone, loader, taps, device) if part is plain else
+                     compute_blind_features(blind[0], loader, blind[1], device))
+            for t in part:
+                atomic_save({"stamp": _stamp_of(stamp, t, blind), "features": feats[t]},
+                            paths[t], what="frozen features")
+            found.update(feats)
+        return found
+
+
+def _stamp_of(stamp: dict[str, Any], name: str, blind: tuple[torch.nn.Module, Any] | None
+              ) -> dict[str, Any]:
+    """A blind group's file also records how its regions were drawn."""
+    if "@" not in name or blind is None:
+        return stamp
+    return {**stamp, "regions": {"size": blind[1].size, "dilate": blind[1].dilate}}
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from ..data import make_loader, open_cache, resolve_loader
 from ..data.loader import PlannedLoader
+from ..data.synthfaces.blind import regions_for
 from ..data.synthfaces.drawing import (
     drawing_groups,
     drawing_labels,
@@ -496,7 +497,7 @@ def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
         labels = {} if cfg.target == "attributes" else {  # a pretext: its own output columns
             "attributes": drawing_names(cfg.target), "groups": drawing_groups(cfg.target)}
         model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps),
-                            width=cfg.width, pool=cfg.pool, **labels)
+                            width=cfg.width, pool=cfg.pool, blind=tuple(cfg.blind), **labels)
     except RuntimeError as err:  # e.g. weights="imagenet" on an offline machine
         raise ValueError(f"{err} (train: --weights none trains from scratch)") from err
     model = model.to(dev, memory_format=memory_format(cfg, dev))
@@ -527,7 +528,8 @@ def _feature_loader(cfg: TrainConfig, model: torch.nn.Module, train_ds: Any, roo
     feats = cached_features(
         model.backbone, split_loader(cfg, train_ds, "train", dev, di, show=show),
         weights=cfg.weights, data=root, split="train", image_size=cfg.image_size,
-        taps=model.backbone.taps, device=dev, show=show)
+        taps=model.backbone.taps, device=dev, show=show,
+        blind=(model, regions_for(model, train_ds, cfg.image_size)) if model.blind else None)
     loader = FeatureLoader(feats, torch.as_tensor(train_ds.attr), cfg.batch_size, seed=cfg.seed,
                            device=dev)
     return loader, AfterBackbone(model)

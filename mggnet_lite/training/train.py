@@ -51,6 +51,7 @@ import torch.distributed as dist
 
 from ..data import DATASETS, LOADERS
 from ..data.loader import PlannedLoader
+from ..data.synthfaces.blind import regions_for
 from ..files import FolderBusyError
 from ..nn import BACKBONES, VARIANTS
 from ..nn.mggnet import MGGOutput
@@ -295,7 +296,8 @@ def end_epoch(run: Run, epoch: int, state: EpochState) -> int:
     if run.val_ds is not None:
         vl = run.loader(run.val_ds, cfg.val_split)
         vm, _ = run_eval(
-            run.model, vl, device=run.device, amp=run.amp, world_size=run.dist.world_size
+            run.model, vl, device=run.device, amp=run.amp, world_size=run.dist.world_size,
+            regions=regions_for(run.model, run.val_ds, cfg.image_size),
         )
         vs = vm.summary(run.val_ds.attr_names)
         row[f"{cfg.val_split}_mean_accuracy"] = vs["mean_accuracy"]
@@ -355,6 +357,7 @@ def report(run: Run) -> TrainResult:
         amp=run.amp,
         world_size=run.dist.world_size,
         num_attributes=len(run.eval_ds.attr_names),
+        regions=regions_for(run.model, run.eval_ds, cfg.image_size),
     )
     run.times["evaluate"] = time.perf_counter() - t0
     rep = None

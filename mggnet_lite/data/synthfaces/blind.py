@@ -1,0 +1,103 @@
+"""The dilated group regions a blind branch reads (chapter 3's graph experiment, issue [2/4]).
+
+A model built with ``blind=(g, ...)`` (:class:`~mggnet_lite.nn.mggnet.MGGNet`) computes each
+listed group's feature from the image with everything outside that group's region replaced
+by the mean colour. The region is the image's own ground-truth group mask (written by
+SynthFaces for every image, :func:`~.writer.load_group_masks`), resized to the input as the
+loaders resize the image (to ``size`` x ``size``; a pixel is in when the region covers at
+least half of it), grown by ``dilate`` pixels. We do not grow it by default: the accessory
+covers the region and one pixel of the 178 x 218 image around it, so any growth at 64 px
+(3 pixels there) shows a rim of the face around the accessory, beard and skin included. It never enters a loss: it only decides what the branch can see.
+On an image whose group is hidden, the accessory covers the region (``occlusion.py``), so the
+branch sees the accessory and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .labels import GROUP_NAMES
+from .writer import MASK_DIR, load_group_masks
+
+DILATE = 0  # pixels at the input size (1 px at 64 px is about 3 px of the 178 x 218 image)
+
+
+def group_regions(masks: np.ndarray | torch.Tensor, groups: Sequence[str], size: int,
+                  dilate: int = DILATE) -> torch.Tensor:
+    """``masks``: bool (B, 8, H, W) ground-truth group masks -> float (B, G, size, size) in
+    {0, 1}: each of ``groups``' regions at the input size (pixels at least half covered), dilated by
+    ``dilate`` pixels."""
+    m = torch.as_tensor(np.asarray(masks)).float()
+    if m.dim() != 4 or m.shape[1] != len(GROUP_NAMES):
+        raise ValueError(f"masks: expected (B, {len(GROUP_NAMES)}, H, W), got {tuple(m.shape)}")
+    idx = [GROUP_NAMES.index(g) for g in groups]
+    r = (F.interpolate(m[:, idx], size=(size, size), mode="area") >= 0.5).float()
+    if dilate > 0:
+        r = F.max_pool2d(r, 2 * dilate + 1, stride=1, padding=dilate)
+    return r
+
+
+class RegionSource:
+    """The regions of ``groups`` for the images of one split, by position in the split:
+    ``source(start, count)`` gives those of images ``start .. start + count - 1`` as float
+    (count, G, size, size). Loaders that do not shuffle (evaluation, feature computation)
+    visit the split in this order."""
+
+    def __init__(self, root: str | os.PathLike, filenames: Sequence[str],
+                 groups: Sequence[str], size: int, dilate: int = DILATE) -> None:
+        self.root, self.filenames = Path(root), list(filenames)
+        self.groups, self.size, self.dilate = tuple(groups), int(size), int(dilate)
+        if not (self.root / MASK_DIR).is_dir():
+            raise FileNotFoundError(
+                f"{self.root / MASK_DIR}: a blind branch (blind={list(self.groups)}) reads each "
+                "image's group region from SynthFaces' ground-truth masks, and this data folder "
+                "has none: use a SynthFaces set rendered with masks, or blind=()")
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def __call__(self, start: int, count: int, flip: bool = False) -> torch.Tensor:
+        if start < 0 or start + count > len(self.filenames):
+            raise IndexError(f"regions {start}..{start + count} of a split of "
+                             f"{len(self.filenames)} images")
+        masks = np.stack([load_group_masks(self.root, name)
+                          for name in self.filenames[start:start + count]])
+        r = group_regions(masks, self.groups, self.size, self.dilate)
+        return r.flip(3) if flip else r
+
+
+def regions_for(model: torch.nn.Module, ds: object, size: int) -> RegionSource | None:
+    """The :class:`RegionSource` of ``model``'s blind groups over the split ``ds`` (a
+    :class:`~mggnet_lite.data.CelebA`-like split with ``data_root`` and ``filenames``), or None
+    for a model without blind groups."""
+    blind = tuple(getattr(model, "blind", ()))
+    if not blind:
+        return None
+    return RegionSource(ds.data_root, ds.filenames, blind, size)
+
+
+def blinded_images(root: str | os.PathLike, filenames: Sequence[str], groups: Sequence[str],
+                   size: int) -> np.ndarray:
+    """What a blind branch sees, as pictures: uint8 (n, 1 + G, size, size, 3), per image the
+    resized image, then for each of ``groups`` the image with everything outside the group's
+    region (:func:`group_regions`) replaced by the mean colour (what the model computes on the
+    normalised input, :meth:`~mggnet_lite.nn.mggnet.MGGNet.maps`)."""
+    from PIL import Image
+
+    from ..loader import IMAGENET_MEAN
+    from .writer import IMAGE_DIR
+
+    mean = np.array(IMAGENET_MEAN, np.float32) * 255
+    regions = RegionSource(root, filenames, groups, size)(0, len(filenames)).numpy()
+    out = []
+    for name, r in zip(filenames, regions, strict=True):
+        with Image.open(Path(root) / IMAGE_DIR / name) as im:
+            img = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR), np.float32)
+        out.append([img] + [img * m[..., None] + mean * (1 - m[..., None]) for m in r])
+    return np.asarray(out).round().astype(np.uint8)

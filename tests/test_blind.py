@@ -1,0 +1,124 @@
+"""A blind branch (nn.mggnet ``blind``; data.synthfaces.blind): the listed groups' features come
+from the image with everything outside their region replaced by the mean colour, so on an image
+whose region is hidden the branch sees the accessory and nothing else (chapter 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mggnet_lite.attributes import GROUPS
+from mggnet_lite.data import CelebA
+from mggnet_lite.data.synthfaces import synthesize
+from mggnet_lite.data.synthfaces.blind import RegionSource, group_regions
+from mggnet_lite.nn import build_model
+from mggnet_lite.nn.mggnet import MGGNet
+from mggnet_lite.training.config import make_config
+from mggnet_lite.training.train import train
+
+NAMES = list(GROUPS)
+
+
+def _columns(model: MGGNet, group: str) -> list[int]:
+    return [i for i, a in enumerate(model.attributes) if a in model.groups[group]]
+
+
+def _regions(b: int = 2) -> torch.Tensor:
+    r = torch.zeros(b, 2, 64, 64)
+    r[:, 0, 40:50, 20:44] = 1  # "mouth"
+    r[:, 1, 50:, 10:54] = 1  # "neck"
+    return r
+
+
+def test_a_blind_group_sees_only_its_region() -> None:
+    torch.manual_seed(0)
+    model = MGGNet("mggnet", width=16, blind=("mouth", "neck")).eval()
+    x, r = torch.randn(2, 3, 64, 64), _regions()
+    outside = x.clone()
+    outside[:, :, :30] += 3.0  # rows 0-29: outside both regions
+    with torch.no_grad():
+        a, b = model(x, r), model(outside, r)
+    for blk in model.backbone.taps:  # the blind groups' GAL heads do not move; the others do
+        for g in ("mouth", "neck"):
+            cols = _columns(model, g)
+            torch.testing.assert_close(a.gal_logits[blk][:, cols], b.gal_logits[blk][:, cols])
+        eyes = _columns(model, "eyes")
+        assert not torch.allclose(a.gal_logits[blk][:, eyes], b.gal_logits[blk][:, eyes])
+        # the GCL head of a blind group hears the others: its messages move
+        assert not torch.allclose(a.gcl_logits[blk][:, _columns(model, "mouth")],
+                                  b.gcl_logits[blk][:, _columns(model, "mouth")])
+    inside = x.clone()
+    inside[:, :, 42:48, 25:40] += 3.0  # inside the mouth region: the mouth head moves
+    with torch.no_grad():
+        c = model(inside, r)
+    cols = _columns(model, "mouth")
+    assert not torch.allclose(a.gal_logits["block3"][:, cols], c.gal_logits["block3"][:, cols])
+
+
+def test_blind_needs_its_regions_and_round_trips() -> None:
+    model = MGGNet("gal", width=16, blind=("mouth",)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with pytest.raises(ValueError, match=r"reads groups \['mouth'\] from blinded inputs"):
+        model(x)
+    with pytest.raises(ValueError, match="regions of shape"):
+        model(x, torch.ones(2, 2, 64, 64))
+    with pytest.raises(ValueError, match="no blind groups"):
+        MGGNet("gal", width=16)(x, torch.ones(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="name each group once"):
+        MGGNet("gal", width=16, blind=("lips",))
+    with pytest.raises(ValueError, match="needs group attention"):
+        MGGNet("baseline", width=16, blind=("mouth",))
+    again = MGGNet.from_config(model.config)
+    again.load_state_dict(model.state_dict())
+    r = torch.ones(2, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(x, r).probs, model(x, r).probs)
+    with pytest.raises(ValueError, match="needs freeze_backbone=True"):
+        make_config("quick", sets={"blind": ("mouth",), "freeze_backbone": False})
+
+
+def test_group_regions_resize_like_the_images_and_dilate() -> None:
+    masks = np.zeros((1, 8, 218, 178), bool)
+    masks[0, NAMES.index("mouth"), 109:218, 89:178] = True  # the bottom-right quarter
+    r = group_regions(masks, ["mouth"], 64)
+    assert r.shape == (1, 1, 64, 64)
+    assert r[0, 0, 32:, 32:].all() and r[0, 0, 31].sum() == 0 and r[0, 0, :, 31].sum() == 0
+    assert r.sum() == 32 * 32
+    grown = group_regions(masks, ["mouth"], 64, dilate=1)
+    assert grown[0, 0, 31:, 31:].all() and grown.sum() > r.sum()
+    with pytest.raises(ValueError, match="expected"):
+        group_regions(masks[:, :3], ["mouth"], 64)
+
+
+def test_region_source_needs_masks(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="ground-truth masks"):
+        RegionSource(tmp_path, ["000001.jpg"], ("mouth",), 64)
+
+
+@pytest.mark.slow
+def test_a_blind_run_trains_scores_and_hides(tmp_path) -> None:
+    """Two stages with ``blind=("mouth",)`` on a small occluded set with masks: the run trains
+    and scores through the regions, the blinded maps are computed once and kept beside the
+    plain ones, and the saved model rebuilds with its blind branch."""
+    root = synthesize(tmp_path / "data", n=240, seed=0, occlusion={"mouth": 0.5},
+                      progress=False)
+    sets = {"max_steps_per_epoch": 3, "synth_n": 240, "batch_size": 32, "threads": 1,
+            "blind": ("mouth",)}
+    cfg = make_config("quick", root, sets=sets)
+    result = train(cfg, tmp_path / "run", root, progress=False)
+    assert result.model.blind == ("mouth",)
+    assert 0 <= result.report["mean_accuracy"] <= 100
+    feats = sorted(p.name for p in (tmp_path / "run/pretrain/features").glob("*@*.pt"))
+    assert feats == ["train-64px-block3@mouth.pt", "train-64px-block4@mouth.pt"]
+    train_split = CelebA(root, split="train")
+    r = RegionSource(root, train_split.filenames, ("mouth",), 64)(0, len(train_split))
+    assert r.sum((2, 3)).min() > 0  # every face has a mouth region
+    blinded = torch.load(tmp_path / "run/pretrain/features/train-64px-block3@mouth.pt",
+                         weights_only=True)["features"]
+    plain = torch.load(tmp_path / "run/pretrain/features/train-64px-block3.pt",
+                       weights_only=True)["features"]
+    assert blinded.shape == plain.shape and not torch.equal(blinded, plain)
+    model = build_model("mggnet", weights=tmp_path / "run" / "last.pt", width=32,
+                        pool="mass", blind=("mouth",))
+    assert set(model.state_dict()) == set(result.model.state_dict())
