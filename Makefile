@@ -5,23 +5,40 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export MPLBACKEND := Agg
 
-.PHONY: book offline-assets test unit lint notebooks targets clean-book clean help browser-test
+.PHONY: book offline-assets test unit lint notebooks targets clean-book clean help browser-test lock
 help:
 	@echo "make book   build the Jupyter Book site into _build/html (SynthFaces, quick profile)"
 	@echo "make test   lint + unit tests + notebook tests (nbval)"
+	@echo "make lock   refresh requirements-lock.txt, the exact versions make installs"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Re-install when pyproject.toml changes; the stamp records which extra was installed.
-$(VENV)/.book.stamp: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[book]"
+# Re-install when pyproject.toml or the lock changes; the stamp records which extra was
+# installed. requirements-lock.txt holds the exact versions (`make lock` refreshes it), used as
+# pip constraints: every package it names is installed at its locked version; a platform
+# without some of them (no CUDA wheels on a Mac) installs what applies there.
+LOCK := requirements-lock.txt
+$(VENV)/.book.stamp: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[book]"
 	touch $@
 
-$(VENV)/.test.stamp: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test]"
+$(VENV)/.test.stamp: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[test]"
 	touch $@ $(VENV)/.book.stamp
+
+# Refresh requirements-lock.txt: a fresh virtual environment with the test extra (which holds
+# the book's), frozen. Run it after changing a requirement in pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q -e ".[test]"
+	{ echo "# Exact versions of everything \`pip install -e .[test]\` installs (the book's extra included),"; \
+	  echo "# frozen by \`make lock\` on $$(date -u +%Y-%m-%d), $$(uname -sm), $$(.lock-venv/bin/python -V)."; \
+	  echo "# The Makefile installs with \`pip install -c requirements-lock.txt\`: see README, 'Versions'."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
 
 # Offline pages: _ext/offline_assets.py (a Sphinx extension named in _config.yml) fetches
 # MathJax 3, require.js and the ipywidgets HTML manager with npm once into _offline/

@@ -33,6 +33,7 @@ from . import __version__
 from .data.synthfaces.writer import is_synthfaces
 from .files import user_cache_dir
 from .training.config import choose_profile, make_config
+from .training.runtime import has_gpu
 
 #: SynthFaces seed used by the book (the trainer's default too).
 BOOK_SEED = 0
@@ -61,9 +62,15 @@ def real_data_root() -> Path | None:
 
 
 def profile() -> str:
-    """``quick`` or ``full`` (``$MGGNET_PROFILE``; else full only with a GPU and real data)."""
+    """``$MGGNET_PROFILE`` when set; else ``full`` with a GPU and real data, ``quick``
+    otherwise. Unlike the trainer, the book never moves a reader to the ``synth`` profile
+    (SynthFaces at 100,000 images, 224 px) unasked, e.g. on a Colab GPU: they set
+    ``MGGNET_PROFILE=synth`` for it (the banner says so)."""
+    if os.environ.get("MGGNET_PROFILE"):
+        return choose_profile(None)
     data = real_data_root()
-    return choose_profile(None, str(data) if data else None)
+    chosen = choose_profile(None, str(data) if data else None)
+    return "quick" if chosen == "synth" else chosen
 
 
 def device() -> torch.device:
@@ -151,9 +158,10 @@ def banner(chapter: str | None = None) -> BookInfo:
     data = real if real is not None else synth_root()
     synth = uses_synthfaces()
     why = ("from MGGNET_PROFILE" if os.environ.get("MGGNET_PROFILE")
-           else "default: " + {"full": "GPU and real data found",
-                               "synth": "GPU found, no real data: SynthFaces at scale"}
-           .get(prof, "no GPU"))
+           else "default: " + {"full": "GPU and real data found"}.get(
+               prof, f"no real data: SynthFaces, {default_synth_n():,} images, in minutes; "
+               "MGGNET_PROFILE=synth (SynthFaces at scale, GPU) or MGGNET_DATA=CELEBA_DIR "
+               "(CelebA, full profile) to choose" if has_gpu() else "no GPU"))
     if real is None:
         occ = default_occlusion()
         hidden = (", " + " / ".join(f"{g} hidden in {100 * v:.0f}%" for g, v in occ.items())

@@ -187,6 +187,31 @@ def test_banner_reports_profile_device_data(monkeypatch, capsys, tmp_path):
     assert not info.data.exists(), "the banner must not render data"
 
 
+def test_a_gpu_without_real_data_keeps_the_book_quick(monkeypatch, capsys, tmp_path):
+    """A Colab GPU and no CelebA: the book stays on the quick profile unless the reader asks
+    for synth (the trainer's own default there is synth: test_staged)."""
+    from mggnet_lite import book
+    from mggnet_lite.training import config
+
+    monkeypatch.delenv("MGGNET_DATA", raising=False)
+    monkeypatch.delenv("MGGNET_PROFILE", raising=False)
+    monkeypatch.setenv("MGGNET_BOOK_CACHE", str(tmp_path))
+    monkeypatch.setattr(config, "has_gpu", lambda: True)
+    monkeypatch.setattr(book, "has_gpu", lambda: True)
+    assert config.choose_profile(None) == "synth"
+    info = book.banner("test")
+    text = capsys.readouterr().out
+    assert info.profile == "quick"
+    assert "MGGNET_PROFILE=synth" in text and "MGGNET_DATA=CELEBA_DIR" in text
+    monkeypatch.setenv("MGGNET_PROFILE", "synth")
+    assert book.profile() == "synth"
+    celeba = tmp_path / "celeba"
+    celeba.mkdir()
+    monkeypatch.delenv("MGGNET_PROFILE")
+    monkeypatch.setenv("MGGNET_DATA", str(celeba))
+    assert book.profile() == "full"
+
+
 def test_book_data_prefers_mggnet_data(monkeypatch, tmp_path):
     from mggnet_lite import book
 
