@@ -36,7 +36,7 @@ lock:
 	.lock-venv/bin/python -m pip install -q -e ".[test]"
 	{ echo "# Exact versions of everything \`pip install -e .[test]\` installs (the book's extra included),"; \
 	  echo "# frozen by \`make lock\` on $$(date -u +%Y-%m-%d), $$(uname -sm), $$(.lock-venv/bin/python -V)."; \
-	  echo "# The Makefile installs with \`pip install -c requirements-lock.txt\`: see README, 'Versions'."; \
+	  echo "# The Makefile installs with \`pip install -c requirements-lock.txt\`: see the README, \"Two commands\"."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > $(LOCK)
 	rm -rf .lock-venv
 

@@ -1,5 +1,5 @@
 """requirements-lock.txt (`make lock`): exact versions of everything the book and the tests
-install, which the Makefile uses as pip constraints (README, "Versions")."""
+install, which the Makefile uses as pip constraints (README, "Two commands")."""
 
 from __future__ import annotations
 
