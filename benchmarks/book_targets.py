@@ -11,6 +11,7 @@ chapters 2, 3 and 6. Records the machine and versions of the runs it read.
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -43,6 +44,9 @@ def main(out: str) -> None:
     test = CelebA(root, split=report["split"])
     truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f) for f in test.filenames]))
     loc = book.localisation({b: outs[f"masks:{b}"] for b in model.backbone.taps}, truth)
+    gap_model, gap_report = book.trained_model("gal", pool="gap")  # chapter 2's Eq. 1 GAL
+    gap_lift = book.localisation({"block3": book.test_outputs(gap_model, gap_report)[
+        "masks:block3"]}, truth)["block3"]["lift"]
     hidden_of = sf.read_occlusion(root)
     hidden = [hidden_of.get(n) for n in test.filenames]
     where = analysis.hidden_group_rows(hidden, model.groups, model.attributes)
@@ -66,6 +70,7 @@ def main(out: str) -> None:
     collapse = {b: {k: v.tolist() for k, v in analysis.affinity_collapse(
         outs[f"affinity:{b}"]).items()} for b in model.backbone.taps}
     res = {
+        "date": datetime.date.today().isoformat(),
         "run": str(book.run_folder(book.book_config("mggnet"))),
         "machine": report["machine"], "versions": report["versions"],
         "n_test": report["n"], "majority": report["majority_class"]["mean_accuracy"],
@@ -75,6 +80,7 @@ def main(out: str) -> None:
                             "mean_balanced_accuracy": bal_report["mean_balanced_accuracy"]},
         "lift": {b: dict(zip(model.group_names, loc[b]["lift"].tolist(), strict=True))
                  for b in model.backbone.taps},
+        "gap_lift_block3": dict(zip(model.group_names, gap_lift.tolist(), strict=True)),
         "pointing_game": {b: dict(zip(model.group_names, loc[b]["pointing"].tolist(), strict=True))
                           for b in model.backbone.taps},
         "pointing_chance": dict(zip(model.group_names, loc["block3"]["chance"].tolist(),

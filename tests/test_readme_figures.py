@@ -1,0 +1,36 @@
+"""README's "What the default build shows" is written from the build's results file
+(``benchmarks/readme_figures.py``); it fails here as soon as the two disagree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = [sys.executable, "benchmarks/readme_figures.py", "--check"]
+
+
+def test_readme_figures_match_the_results_file() -> None:
+    done = subprocess.run(SCRIPT, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_changed_figure_is_caught(tmp_path) -> None:
+    """The same check on a copy of the repository's two files with one number edited."""
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    script = (REPO / "benchmarks" / "readme_figures.py").read_text(encoding="utf-8")
+    (tmp_path / "benchmarks" / "readme_figures.py").write_text(script, encoding="utf-8")
+    results = REPO / "benchmarks" / "results" / "book-quick-targets.json"
+    (tmp_path / "benchmarks" / "results" / results.name).write_bytes(results.read_bytes())
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    ok = subprocess.run(SCRIPT, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    section = readme[readme.index("**MGG-Net's accuracy.**"):]
+    number = section.split("mean accuracy is ", 1)[1].split("%", 1)[0]
+    edited = readme.replace(f"mean accuracy is {number}%", f"mean accuracy is {number}1%", 1)
+    assert edited != readme
+    (tmp_path / "README.md").write_text(edited, encoding="utf-8")
+    bad = subprocess.run(SCRIPT, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "differ" in bad.stdout
