@@ -1,10 +1,12 @@
 """Issue 5: every page of the built site (``make book`` -> ``_build/html``) in headless
 Chromium with no network: it loads with no JavaScript error (other than the blocked outside
 requests), each chapter shows its figures, MathJax is served locally, and no Python error
-output was rendered into any page."""
+output was rendered into any page; a chapter's exercise shows its question and keeps its
+solution (code and the output it printed in the build) closed until its title is clicked."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,55 @@ def test_chapter_7_shows_the_portrait(server, browser):
     )
     assert len(sizes) == 1 and min(sizes[0]) > 800, f"{PHOTO_PAGE}: portrait figure {sizes}"
     assert "Trained on" in page.inner_text(cell), f"{PHOTO_PAGE}: the model's limits are missing"
+
+
+#: a chapter page, one of its exercises (sphinx-exercise) and what its solution prints in the build
+EXERCISE_PAGE = "book/02_group_attention"
+EXERCISE_LABEL = "ex-ch02-mass-pooling"
+SOLUTION_PRINTS = "mass pooling, module by module == GroupAttention(pool='mass')"
+
+
+def test_exercise_shows_its_question_and_hides_its_solution(server, browser):
+    """The exercise's question is on the page; its solution (a ``{solution-start}`` ..
+    ``{solution-end}`` block with ``:class: dropdown``) shows only its title until its dropdown
+    button is clicked, then its code and the output that code printed when the book was built.
+    The hint inside the exercise is a closed dropdown too."""
+    from playwright.sync_api import expect
+
+    base, _ = server
+    page = new_page(browser)
+    page.goto(f"{base}/{EXERCISE_PAGE}.html", wait_until="load")
+    exercise = page.locator(f'main div.exercise[id="{EXERCISE_LABEL}"]')
+    expect(exercise).to_have_count(1)
+    expect(exercise.locator("#exercise-content > p").first).to_be_visible()
+    expect(exercise.locator("> .admonition-title")).to_contain_text("Mass pooling")
+    hint = exercise.locator(".hint.dropdown")
+    expect(hint.locator("> p:not(.admonition-title)").first).to_be_hidden()  # sphinx-togglebutton
+
+    # sphinx-exercise renders the solution as div.solution.dropdown whose title links back to
+    # its exercise; sphinx-togglebutton's script collapses it when the page loads
+    solution = page.locator(
+        f'main div.solution.dropdown:has(> .admonition-title a[href="#{EXERCISE_LABEL}"])')
+    expect(solution).to_have_count(1)
+    title = solution.locator("> .admonition-title")
+    # the dropdown's button (the title's own text is a link to the exercise, not the toggle)
+    button = title.locator("button.toggle-button")
+    code = solution.locator(".cell_input").first
+    output = solution.locator(".cell_output").first
+    expect(title).to_be_visible()
+    expect(solution).to_have_class(re.compile(r"\btoggle-hidden\b"))
+    expect(code).to_be_hidden()
+    expect(output).to_be_hidden()
+    assert SOLUTION_PRINTS not in page.inner_text("main"), "the solution's output shows unasked"
+
+    expect(button).to_have_attribute("aria-expanded", "false")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(solution).not_to_have_class(re.compile(r"\btoggle-hidden\b"))
+    expect(code).to_be_visible()
+    expect(code).to_contain_text("MassGroupAttentionModule")
+    expect(output).to_be_visible()
+    expect(output).to_contain_text(SOLUTION_PRINTS)  # the solution ran in the build
+
+    button.click()  # and closes again
+    expect(code).to_be_hidden()
