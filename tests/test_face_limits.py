@@ -1,8 +1,8 @@
 """The face detector's limits on real portraits (mggnet_lite.deploy.face_limits).
 
 Both portraits ship inside installed packages (matplotlib's grace_hopper.jpg, scikit-image's
-astronaut); nothing is downloaded. scikit-image is in the test extra: a missing one fails
-here (the sweep would report the portrait as skipped), it is not skipped.
+astronaut); nothing is downloaded. scikit-image is in the book extra (so the test extra): a
+missing one fails here (the sweep would report the portrait as skipped), it is not skipped.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Two real portraits that ship inside installed packages (nothing is downloaded):
   (US Navy photograph);
 * ``astronaut`` -- scikit-image's ``skimage.data.astronaut()`` (Eileen Collins; its head and
   shoulders, x 64..448 and y 0..384 of the 512 x 512 image), public domain (NASA).
-  scikit-image is in the ``test`` extra; without it that portrait is skipped with a
+  scikit-image is in the ``book`` extra; without it that portrait is skipped with a
   message, not an error.
 
 Their eye centres were marked by hand once (:data:`EYES`: 16x zooms and the grey values of
