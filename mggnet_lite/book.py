@@ -485,7 +485,7 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
     this split instead of the image's own (:func:`~mggnet_lite.analysis.senders_to_mean`)."""
     from . import analysis
     from .data import make_loader, resolve_loader
-    from .data.synthfaces.blind import regions_for
+    from .data.synthfaces.blind import regions_for, with_regions
     from .training.evaluate import open_split
 
     if senders not in (None, "mean"):
@@ -499,10 +499,8 @@ def test_outputs(model: torch.nn.Module, report: Mapping[str, Any],
     regions = regions_for(model, ds, cfg["image_size"])
 
     def batches():  # (model's arguments, labels): a blind model also gets its regions
-        start = 0
-        for x, y in loader:
-            yield (x,) if regions is None else (x, regions(start, len(x)).to(x.device)), y
-            start += len(x)
+        for x, r, y in with_regions(loader, regions):
+            yield (x,) if r is None else (x, r), y
 
     control = contextlib.nullcontext()
     if senders == "mean":

@@ -10,8 +10,8 @@ import torch
 
 from mggnet_lite.attributes import GROUPS
 from mggnet_lite.data import CelebA
-from mggnet_lite.data.synthfaces import synthesize
-from mggnet_lite.data.synthfaces.blind import RegionSource, group_regions
+from mggnet_lite.data.synthfaces import blind, synthesize
+from mggnet_lite.data.synthfaces.blind import RegionSource, group_regions, with_regions
 from mggnet_lite.nn import build_model
 from mggnet_lite.nn.mggnet import MGGNet
 from mggnet_lite.training.config import make_config
@@ -94,6 +94,33 @@ def test_group_regions_resize_like_the_images_and_dilate() -> None:
 def test_region_source_needs_masks(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="ground-truth masks"):
         RegionSource(tmp_path, ["000001.jpg"], ("mouth",), 64)
+
+
+def test_regions_follow_the_loader_and_are_read_once(tmp_path, monkeypatch) -> None:
+    (tmp_path / "group_masks").mkdir()
+    names = [f"{i:06d}.jpg" for i in range(5)]
+    reads: list[str] = []
+
+    def fake_masks(root, name):  # image i: the mouth region is row i of the 218 x 178 image
+        reads.append(name)
+        m = np.zeros((8, 218, 178), bool)
+        m[NAMES.index("mouth"), : 40 * (1 + names.index(name))] = True
+        return m
+
+    monkeypatch.setattr(blind, "load_group_masks", fake_masks)
+    source = RegionSource(tmp_path, names, ("mouth",), 64)
+    loader = [(torch.zeros(3, 3, 64, 64), torch.zeros(3)), (torch.zeros(2, 3, 64, 64), torch.zeros(2))]
+    first = [r for _x, r, _y in with_regions(loader, source)]
+    assert [len(r) for r in first] == [3, 2]
+    torch.testing.assert_close(torch.cat(first), source(0, 5))  # in the split's order
+    assert first[1][1].sum() > first[1][0].sum() > first[0][2].sum()  # image 4 > 3 > 2
+    assert len(reads) == 5 + 5  # the two batches, then the (0, 5) call
+    again = [r for _x, r, _y in with_regions(loader, source)]  # a second pass: no PNG read
+    assert len(reads) == 10
+    torch.testing.assert_close(torch.cat(again), torch.cat(first))
+    assert [r for _x, r, _y in with_regions(loader, None)] == [None, None]
+    with pytest.raises(ValueError, match="the loader gave 3 images, the regions are of 5"):
+        list(with_regions(loader[:1], source))
 
 
 @pytest.mark.slow

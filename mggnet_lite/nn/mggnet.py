@@ -183,13 +183,19 @@ class MGGNet(nn.Module):
             if regions is not None:
                 raise ValueError("regions given to a model with no blind groups (blind=())")
             return self.backbone(x)
+        return {**self.backbone(x), **self.blind_maps(x, regions)}
+
+    def blind_maps(self, x: torch.Tensor, regions: torch.Tensor | None
+                   ) -> dict[str, torch.Tensor]:
+        """``{"tap@g": F_b}``: for each blind group g, the tapped maps of ``x * region_g``, the
+        normalised image with the mean colour (0) outside g's region; ``regions`` (B, G, H, W)."""
         want = (x.shape[0], len(self.blind), *x.shape[2:])
         if regions is None or tuple(regions.shape) != want:
             got = "none" if regions is None else tuple(regions.shape)
             raise ValueError(
                 f"this model reads groups {list(self.blind)} from blinded inputs: pass "
                 f"regions of shape {want} (data.synthfaces.blind.RegionSource), got {got}")
-        feats = dict(self.backbone(x))
+        feats: dict[str, torch.Tensor] = {}
         for k, g in enumerate(self.blind):
             seen = self.backbone(x * regions[:, k : k + 1].to(x.dtype))
             feats.update({f"{b}@{g}": seen[b] for b in self.backbone.taps})

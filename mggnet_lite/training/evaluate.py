@@ -31,7 +31,7 @@ import torch.distributed as dist
 from ..attributes import GROUPS
 from ..data import LOADERS
 from ..data.celeba import SPLITS
-from ..data.synthfaces.blind import regions_for
+from ..data.synthfaces.blind import regions_for, with_regions
 from ..files import atomic_write_json
 from ..metrics import AttributeMetrics, majority_accuracy
 from ..paper import TABLE1, TABLE2
@@ -99,11 +99,8 @@ def run_eval(
     model.eval()
     plain = AttributeMetrics(num_attributes, device)
     flipped = AttributeMetrics(num_attributes, device) if flip_tta else None
-    start = 0
     try:
-        for x, y in loader:
-            r = None if regions is None else regions(start, len(x)).to(x.device)
-            start += len(x)
+        for x, r, y in with_regions(loader, regions):
             with autocast_for(device, amp):
                 p = model(x, r).probs if r is not None else model(x).probs
             p = p.float()

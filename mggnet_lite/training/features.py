@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.loader import EpochPlan, Loader, PlannedLoader
+from ..data.synthfaces.blind import with_regions
 from ..files import FolderLock
 from .checkpoint import atomic_save
 
@@ -71,20 +72,14 @@ def compute_blind_features(model: torch.nn.Module, loader: Any, regions: Any,
     was = model.training
     model.eval()
     out: dict[str, list[torch.Tensor]] = {}
-    start = 0
     try:
         with torch.inference_mode():
-            for x, _y in loader:
-                r = regions(start, len(x)).to(device)
-                start += len(x)
-                for k, g in enumerate(model.blind):
-                    seen = model.backbone(x.to(device) * r[:, k:k + 1])
-                    for t in model.backbone.taps:
-                        out.setdefault(f"{t}@{g}", []).append(seen[t].half().cpu())
+            for x, r, _y in with_regions(loader, regions):
+                x = x.to(device)
+                for key, f in model.blind_maps(x, r.to(device)).items():
+                    out.setdefault(key, []).append(f.half().cpu())
     finally:
         model.train(was)
-    if start != len(regions):
-        raise ValueError(f"the loader gave {start} images, the regions are of {len(regions)}")
     return {t: torch.cat(v) for t, v in out.items()}
 
 

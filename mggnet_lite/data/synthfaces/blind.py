@@ -15,7 +15,7 @@ branch sees the accessory and nothing else.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ from .labels import GROUP_NAMES
 from .writer import MASK_DIR, load_group_masks
 
 DILATE = 0  # pixels at the input size (1 px at 64 px is about 3 px of the 178 x 218 image)
+#: regions a RegionSource keeps once read (as bool), so a second pass over a split (chapter 3's
+#: senders-to-mean control reads the test split twice) does not decode the mask PNGs again
+CACHE_BYTES = 64 * 2**20
 
 
 def group_regions(masks: np.ndarray | torch.Tensor, groups: Sequence[str], size: int,
@@ -53,6 +56,8 @@ class RegionSource:
                  groups: Sequence[str], size: int, dilate: int = DILATE) -> None:
         self.root, self.filenames = Path(root), list(filenames)
         self.groups, self.size, self.dilate = tuple(groups), int(size), int(dilate)
+        self._kept: dict[tuple[int, int], torch.Tensor] = {}  # (start, count) -> bool regions
+        self._kept_bytes = 0
         if not (self.root / MASK_DIR).is_dir():
             raise FileNotFoundError(
                 f"{self.root / MASK_DIR}: a blind branch (blind={list(self.groups)}) reads each "
@@ -66,10 +71,31 @@ class RegionSource:
         if start < 0 or start + count > len(self.filenames):
             raise IndexError(f"regions {start}..{start + count} of a split of "
                              f"{len(self.filenames)} images")
-        masks = np.stack([load_group_masks(self.root, name)
-                          for name in self.filenames[start:start + count]])
-        r = group_regions(masks, self.groups, self.size, self.dilate)
+        kept = self._kept.get((start, count))
+        if kept is None:
+            masks = np.stack([load_group_masks(self.root, name)
+                              for name in self.filenames[start:start + count]])
+            kept = group_regions(masks, self.groups, self.size, self.dilate).bool()
+            if self._kept_bytes + kept.numel() <= CACHE_BYTES:
+                self._kept[(start, count)] = kept
+                self._kept_bytes += kept.numel()
+        r = kept.float()
         return r.flip(3) if flip else r
+
+
+def with_regions(loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                 regions: RegionSource | None
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+    """``(x, r, y)`` per batch of a loader that visits its split in order (evaluation, feature
+    computation): ``r`` the batch's regions on ``x``'s device, or None when ``regions`` is None
+    (a model without blind groups). Raises when the loader does not cover the split exactly."""
+    start = 0
+    for x, y in loader:
+        r = None if regions is None else regions(start, len(x)).to(x.device)
+        start += len(x)
+        yield x, r, y
+    if regions is not None and start != len(regions):
+        raise ValueError(f"the loader gave {start} images, the regions are of {len(regions)}")
 
 
 def regions_for(model: torch.nn.Module, ds: object, size: int) -> RegionSource | None:
