@@ -156,8 +156,8 @@ def test_every_notebook_is_in_the_toc():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_starts_with_summary_and_banner(path: Path):
-    """First cell: markdown saying what the chapter builds and its time; first code cell:
-    the banner (profile, device, data)."""
+    """First cell: markdown saying what the chapter builds and its time; first code cell: the
+    install cell (tests/test_install_cell.py); then the banner (profile, device, data)."""
     nb = _load(path)
     first = nb["cells"][0]
     assert first["cell_type"] == "markdown", f"{path.name}: first cell is not markdown"
@@ -165,9 +165,10 @@ def test_chapter_starts_with_summary_and_banner(path: Path):
         f"{path.name}: the first cell should say how long the chapter takes in each profile"
     )
     code = _code_cells(nb)
-    assert code, f"{path.name} has no code cell"
-    assert "banner(" in _source(code[0]), (
-        f"{path.name}: the first code cell must call mggnet_lite.book.banner(...)"
+    assert len(code) > 1, f"{path.name} has no code cell after the install cell"
+    assert code[0].get("id") == "install", f"{path.name}: the first code cell is not the install cell"
+    assert "banner(" in _source(code[1]), (
+        f"{path.name}: the code cell after the install cell must call mggnet_lite.book.banner(...)"
     )
 
 
