@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from . import __version__
 from .data.synthfaces.writer import is_synthfaces
 from .files import user_cache_dir
 from .training.config import choose_profile, make_config
-from .training.runtime import has_gpu
+from .training.runtime import has_gpu, machine_info
 
 #: SynthFaces seed used by the book (the trainer's default too).
 BOOK_SEED = 0
@@ -147,11 +148,17 @@ class BookInfo:
     synthfaces: bool
 
 
+#: when :func:`banner` last ran in this kernel: the start of the chapter's clock
+_chapter_started: list[float] = []
+
+
 def banner(chapter: str | None = None) -> BookInfo:
-    """Print the profile, device and data this chapter runs on; return them.
+    """Print the profile, device and data this chapter runs on; return them. Also starts the
+    chapter's clock, which :func:`chapter_time` reads in the chapter's last cell.
 
     Does not render any data: ``data`` is where :func:`book_data` reads or will write it.
     """
+    _chapter_started[:] = [time.perf_counter()]
     prof = profile()
     dev = device()
     real = real_data_root()
@@ -183,6 +190,17 @@ def banner(chapter: str | None = None) -> BookInfo:
     print(f"  data    : {where}")
     print(f"  python  : {sys.executable}, torch {torch.__version__}")
     return BookInfo(prof, dev, data, synth)
+
+
+def chapter_time() -> dict[str, Any]:
+    """What the time note at the top of a chapter quotes: the wall-clock seconds since this
+    kernel's :func:`banner` (the chapter's first code cell) and the machine they were measured
+    on (:func:`~mggnet_lite.training.runtime.machine_info`'s name). The chapter's last cell
+    glues both (``myst_nb.glue``), so the note says what this very build measured."""
+    if not _chapter_started:
+        raise RuntimeError("book.banner() starts the chapter's clock: call it first")
+    return {"seconds": time.perf_counter() - _chapter_started[0],
+            "machine": machine_info(device())["name"]}
 
 
 # --------------------------------------------------------------------------------------
