@@ -87,7 +87,8 @@ def test_a_chapter_runs_in_a_fresh_venv_with_only_pip_install(tmp_path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(repo / "requirements-lock.txt"),
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-compile",
+                    "-c", str(repo / "requirements-lock.txt"),
                     f"{repo}[book]", "nbval", "pytest"], check=True)
     shutil.rmtree(repo)  # the package is installed, not read from a checkout
     where = tmp_path / "alone"
