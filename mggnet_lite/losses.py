@@ -4,6 +4,10 @@ L = BCE(Y, Y_hat) + BCE(Y^B, Y_hat) + sum_b [BCE(Y^{b,GAL}, Y_hat) + BCE(Y^{b,GC
 
 Each term is a mean over the batch and the N attributes. For the balanced-accuracy
 criterion each positive is weighted by ``pos_weight_a`` (see :func:`balanced_pos_weight`).
+
+All terms are one BCE (:func:`mggnet_loss`): the terms have equal weights and each is a mean
+over the same (B, N), so their sum is (number of terms) x the mean over their stack; the
+fused Y of Eq. 4 enters it as its logit log Y - log(1 - Y), whose log-sigmoid is log Y.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from .nn.mggnet import MGGOutput
 def bce(logits: torch.Tensor, targets: torch.Tensor,
         pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean binary cross-entropy on logits; ``pos_weight`` (N,) multiplies the positive term."""
-    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype),
-                                              pos_weight=pos_weight)
+    t = targets if targets.dtype == logits.dtype else targets.to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(logits, t, pos_weight=pos_weight)
 
 
 def bce_from_log_probs(log_p: torch.Tensor, log_1mp: torch.Tensor, targets: torch.Tensor,
@@ -41,10 +45,18 @@ def mggnet_loss(out: MGGOutput, targets: torch.Tensor,
             f"targets has shape {tuple(targets.shape)}, expected {tuple(out.base_logits.shape)} "
             "(batch, attributes) of 0/1"
         )
-    loss = bce_from_log_probs(*out.log_probs(), targets, pos_weight)
-    for z in (out.base_logits, *out.gal_logits.values(), *out.gcl_logits.values()):
-        loss = loss + bce(z, targets, pos_weight)
-    return loss
+    # sum of equal-weight means over the same (B, N) = (number of terms) x mean over the stack
+    z = torch.stack([fused_logit(out), out.base_logits, *out.gal_logits.values(),
+                     *out.gcl_logits.values()])  # (terms, B, N)
+    return len(z) * bce(z, targets.expand(z.shape), pos_weight)
+
+
+def fused_logit(out: MGGOutput) -> torch.Tensor:
+    """The logit of Eq. 4's Y, log Y - log(1 - Y) (B, N), from the fused logits, stably:
+    log-sigmoid of it is log Y and of its negative log(1 - Y) (each log-sum-exp of
+    :meth:`MGGOutput.log_probs` has the same - log(1 + B), which cancels)."""
+    z = torch.stack(out.fused_logits)  # (1 + B, batch, N)
+    return torch.logsumexp(F.logsigmoid(z), 0) - torch.logsumexp(F.logsigmoid(-z), 0)
 
 
 def balanced_pos_weight(labels_or_rates: torch.Tensor, max_weight: float = 50.0) -> torch.Tensor:

@@ -22,13 +22,16 @@ maximum, so that every pooling draws on the same [0, 1] scale.
 The K modules are run as one: a 3x3 conv to K*h channels is exactly K separate 3x3
 convs to h channels side by side, BN is per channel, and a grouped 1x1 conv
 (groups=K) maps each module's h channels to its own mask. So each group keeps its
-own parameters theta_i^b, with no Python loop over groups.
+own parameters theta_i^b, with no Python loop over groups. The pooling is one einsum over
+the K masks (:func:`~mggnet_lite.nn.einsum.einsum`: its backward is one einsum per operand).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .einsum import einsum
 
 POOLS: tuple[str, ...] = ("gap", "mass", "softmax")  # Eq. 1's GAP(F * M); sum(M F) / sum(M);
 # the same with M a softmax over the map's positions
@@ -73,9 +76,9 @@ class GroupAttention(nn.Module):
         """Return (f, M): f (B, K, C) with f_i = GAP(F_b * M_i) (``pool="mass"`` and
         ``"softmax"``: divided by sum M_i instead of h*w), and the masks (B, K, h, w)."""
         m = self.masks(feat)
-        b, c, h, w = feat.shape
+        h, w = feat.shape[2:]
         # sum over pixels of M_i(p) F_b(p), for all i at once
-        f = torch.einsum("bkp,bcp->bkc", m.flatten(2), feat.flatten(2))
+        f = einsum("bkhw,bchw->bkc", m, feat)
         if self.pool != "gap":  # sum M F / sum M (clamped: an all-zero mask gives ~0, not NaN)
             return f / m.flatten(2).sum(-1, keepdim=True).clamp_min(1e-3), m
         return f / (h * w), m  # Eq. 1: GAP(F_b * M_i)

@@ -9,7 +9,10 @@ node j:
     f'_i = ReLU((1 - alpha) f_i + alpha * sum_{j != i} e_ij W_gi f_j)
 
 Because W_gi and w_ei belong to the receiver, e_ij != e_ji in general: the graph is
-directed ("two-way directed GNN", Sec. 2). Everything is one einsum over (i, j).
+directed ("two-way directed GNN", Sec. 2). Everything is one einsum over (i, j)
+(:func:`~mggnet_lite.nn.einsum.einsum`: its backward is one einsum per operand); the
+softmax leaves out j = i by adding -inf to e'_ii, and (1 - alpha) f_i + alpha m_i is one
+``lerp``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import math
 
 import torch
 from torch import nn
+
+from .einsum import einsum
 
 
 class GraphCorrelation(nn.Module):
@@ -36,7 +41,9 @@ class GraphCorrelation(nn.Module):
         self.alpha = float(alpha)
         self.w_g = nn.Parameter(torch.randn(num_groups, dim, dim) / math.sqrt(dim))  # W_gi
         self.w_e = nn.Parameter(torch.randn(num_groups, dim) / math.sqrt(dim))  # w_ei
-        self.register_buffer("self_loop", torch.eye(num_groups, dtype=torch.bool), persistent=False)
+        # -inf on the diagonal, 0 elsewhere: added to e'_ij, it leaves j = i out of the softmax
+        self.register_buffer("self_loop_logit", torch.zeros(num_groups, num_groups).fill_diagonal_(
+            float("-inf")), persistent=False)
 
     def forward(self, f: torch.Tensor, senders: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,9 +53,11 @@ class GraphCorrelation(nn.Module):
         receiver keeps its own f_i): the control that replaces the messages' content, e.g. by
         the senders' mean over a split (:func:`mggnet_lite.analysis.senders_to_mean`)."""
         # h[b, i, j] = W_gi f_j: node j's message expressed in receiver i's space.
-        h = torch.einsum("ide,bje->bijd", self.w_g, f if senders is None else senders)
-        logits = torch.einsum("bijd,id->bij", torch.relu(h), self.w_e)  # e'_ij
-        logits = logits.masked_fill(self.self_loop, float("-inf"))  # only the K-1 senders
-        e = torch.softmax(logits, dim=-1)
-        message = torch.einsum("bij,bijd->bid", e, h)
-        return torch.relu((1 - self.alpha) * f + self.alpha * message), e
+        h = einsum("ide,bje->bijd", self.w_g, f if senders is None else senders)
+        logits = einsum("bijd,id->bij", torch.relu(h), self.w_e)  # e'_ij
+        e = torch.softmax(logits + self.self_loop_logit, dim=-1)  # only the K-1 senders
+        message = einsum("bij,bijd->bid", e, h)  # sum_j e_ij W_gi f_j
+        if message.dtype != f.dtype:  # autocast: the product ran in lower precision
+            message = message.to(f.dtype)
+        # (1 - alpha) f_i + alpha * message_i
+        return torch.relu(torch.lerp(f, message, self.alpha)), e

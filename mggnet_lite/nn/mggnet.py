@@ -30,6 +30,7 @@ from torch import nn
 from ..attributes import CELEBA_ATTRIBUTES, validate_groups
 from ..paper import TAPS
 from .backbones import build_backbone
+from .einsum import einsum
 from .gal import GroupAttention
 from .gcl import GraphCorrelation
 
@@ -65,19 +66,27 @@ class GroupHeads(nn.Module):
 
     Attribute a reads the feature of its own group: logit_a = theta_a^T f_{gamma(a)} + b_a.
     The same heads score the GAL feature f and the GCL feature f' of the block
-    (the paper uses one theta_a^b for both).
+    (the paper uses one theta_a^b for both). The choice of f_{gamma(a)} is the one-hot
+    ``assign`` (N, K), [gamma(a) = k], inside the einsum: logit_a = sum_k [gamma(a) = k]
+    theta_a^T f_k + b_a, one einsum with a one-einsum-per-operand backward
+    (:func:`~mggnet_lite.nn.einsum.einsum`) instead of a gather.
     """
 
-    def __init__(self, dim: int, group_of_attr: torch.Tensor) -> None:
+    def __init__(self, dim: int, group_of_attr: torch.Tensor, num_groups: int | None = None
+                 ) -> None:
         super().__init__()
         n = len(group_of_attr)
+        k = int(group_of_attr.max()) + 1 if num_groups is None else num_groups
         self.register_buffer("group_of_attr", group_of_attr.clone(), persistent=False)
+        self.register_buffer("assign", F.one_hot(group_of_attr, k).float(), persistent=False)
         self.weight = nn.Parameter(torch.randn(n, dim) / math.sqrt(dim))
         self.bias = nn.Parameter(torch.zeros(n))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        """f: (B, K, D) -> logits (B, N)."""
-        return torch.einsum("bnd,nd->bn", f[:, self.group_of_attr], self.weight) + self.bias
+        """f: (B, K, D) -> logits (B, N); or a stack of such features, (S, B, K, D) ->
+        (S, B, N)."""
+        eq = "nk,nd,bkd->bn" if f.dim() == 3 else "nk,nd,sbkd->sbn"
+        return einsum(eq, self.assign, self.weight, f) + self.bias
 
 
 class MGGNet(nn.Module):
@@ -125,7 +134,7 @@ class MGGNet(nn.Module):
             self.gal[b] = GroupAttention(c, k, reduction=gal_reduction, pool=pool)
             if variant == "mggnet":
                 self.gcl[b] = GraphCorrelation(c, k, alpha=alpha)
-            self.heads[b] = GroupHeads(c, group_of_attr)
+            self.heads[b] = GroupHeads(c, group_of_attr, k)
         self.blind = _check_blind(blind, self.group_names, variant)
         self.register_buffer("blind_index", torch.tensor(
             [self.group_names.index(g) for g in self.blind], dtype=torch.long), persistent=False)
@@ -214,13 +223,15 @@ class MGGNet(nn.Module):
             f, out.masks[b] = self.gal[b](feats[b])  # Eq. 1
             if self.blind:  # the blind groups' f_i and M_i, from their blinded maps
                 f, out.masks[b] = self._blinded(b, feats, f, out.masks[b])
-            out.gal_logits[b] = self.heads[b](f)  # Eq. 3, Y^{b,GAL}
             if b in self.gcl:
                 g, out.affinity[b] = self.gcl[b](f)  # Eq. 2
-                out.gcl_logits[b] = self.heads[b](g)  # Eq. 3, Y^{b,GCL}
+                # Eq. 3, Y^{b,GAL} and Y^{b,GCL}: the same heads score f and f', in one call
+                out.gal_logits[b], out.gcl_logits[b] = self.heads[b](torch.stack([f, g])).unbind()
+            else:
+                out.gal_logits[b] = self.heads[b](f)  # Eq. 3, Y^{b,GAL}
             out.fused_logits.append(out.gcl_logits.get(b, out.gal_logits[b]))
         # Eq. 4: Y_a = (Y_a^B + sum_b Y_a^{b,.}) / (1 + B), an average of probabilities.
-        out.probs = torch.stack([torch.sigmoid(z) for z in out.fused_logits]).mean(0)
+        out.probs = torch.sigmoid(torch.stack(out.fused_logits)).mean(0)
         return out
 
     def _blinded(self, b: str, feats: Mapping[str, torch.Tensor], f: torch.Tensor,

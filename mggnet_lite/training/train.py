@@ -37,6 +37,7 @@ Run folder: ``config.json``, ``metrics.jsonl`` (one line per epoch), ``last.pt``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -191,6 +192,39 @@ def float_output(out: MGGOutput) -> MGGOutput:
     )
 
 
+def _no_phase(name: str) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[MGGOutput, torch.Tensor], torch.Tensor],
+    x: Any,
+    y: torch.Tensor,
+    *,
+    device: torch.device,
+    amp: str = "none",
+    phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
+) -> tuple[MGGOutput, torch.Tensor]:
+    """One SGD step (Sec. 4.1) on Eq. 5's loss: forward, loss, backward, optimiser; returns
+    (output, loss), both left on the device (nothing here waits for it).
+
+    ``phase(name)`` wraps each of the four parts (``"forward"``, ``"loss"``, ``"backward"``,
+    ``"optimizer"``); ``benchmarks/op_count.py`` passes ``torch.profiler.record_function`` to
+    count the operations of each."""
+    with phase("forward"), autocast_for(device, amp):
+        out = float_output(model(x))  # the loss in fp32
+    with phase("loss"):
+        loss = loss_fn(out, y)  # Eq. 5
+    with phase("backward"):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    with phase("optimizer"):
+        optimizer.step()
+    return out, loss
+
+
 def train_one_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -217,13 +251,8 @@ def train_one_epoch(
     for step in range(first, run.steps_per_epoch):
         run.before_step(epoch, step, state)  # lr schedule; every sync_every steps: poll
         x, y = next(batches)
-        with autocast_for(run.device, run.amp):
-            out = float_output(model(x))  # the loss in fp32
-        loss = loss_fn(out, y)  # Eq. 5
+        out, loss = train_step(model, optimizer, loss_fn, x, y, device=run.device, amp=run.amp)
         run.flag_non_finite(loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         run.gstep += 1
         state.loss_sum += loss.detach()
         state.counts.update(out.probs.detach(), y)
