@@ -63,6 +63,7 @@ from .config import (
     PRETRAIN_REUSE_FREE,
     PROFILES,
     RESUME_FREE,
+    SCHEDULES,
     TrainConfig,
     make_config,
     pretrain_config,
@@ -462,7 +463,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--low-lr", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None, help="global batch (paper: 144)")
+    p.add_argument("--batch-size", "--batch", type=int, default=None,
+                   help="global batch (paper: 144; with --schedule scaled the lr follows it)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help="step: Sec. 4.1 (lr, then low-lr); scaled: the same with lr and low-lr "
+                        "x batch/144 after a short warm-up; onecycle: warm-up + cosine")
     p.add_argument("--image-size", type=int, default=None, help="paper: 224")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
@@ -494,6 +499,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             "criterion",
             "lr",
             "batch_size",
+            "schedule",
             "image_size",
             "seed",
             "device",
