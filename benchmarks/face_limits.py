@@ -6,7 +6,7 @@
 ``--variants`` adds, beside the package's detector: ``upright`` (one pass at roll 0, no
 rotation sweep), ``unverified`` (no second-cascade check of each face) and ``before`` (the
 ``faces.py`` of commit 3684211, read with ``git show``; needs this checkout's history).
-Writes ``benchmarks/results/face_limits_2026-12-03.json``: the machine, the versions, the
+Writes ``benchmarks/results/face_limits_<today>.json`` (chapter 7 reads the newest): the machine, the versions, the
 settings, each variant's table, summary and target misses (the detector's: every photo's
 row; the others': their number).
 Single-threaded (``cv2.setNumThreads(1)``), about 5 minutes per variant on one CPU core.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout, uninstalled
 
 from mggnet_lite.deploy import face_limits as fl  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results" / "face_limits_2026-12-03.json"
+OUT = ROOT / "benchmarks" / "results" / f"face_limits_{datetime.date.today()}.json"
 BEFORE = "3684211"
 
 

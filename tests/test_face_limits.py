@@ -7,13 +7,17 @@ missing one fails here (the sweep would report the portrait as skipped), it is n
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mggnet_lite.deploy import face_limits as fl
 from mggnet_lite.deploy import faces
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 def test_synthesize_carries_marked_points_through_mirror_scale_roll_and_shift():
@@ -60,6 +64,22 @@ def test_quick_sweep_for_the_book_meets_the_target():
     assert "grace_hopper" in table and "astronaut" in table
 
 
+def test_latest_results_and_the_target_range(tmp_path):
+    # chapter 7 reads the newest committed sweep and counts its target range with in_target
+    full = json.loads(fl.latest_results(RESULTS).read_text())
+    rows = full["variants"]["detector"]["rows"]
+    target = [r for r in rows if fl.in_target(r)]
+    assert len(target) == 2 * 4 * 9 * 2 * 3  # portraits, eye distances, rolls, mirrors, places
+    assert {r["eye_px"] for r in target} == {30, 40, 60, 90}
+    assert max(abs(r["degrees"]) for r in target) == 15
+    assert fl.target_misses(rows) == full["variants"]["detector"]["target_misses"] == []
+    for day in ("2026-12-03", "2027-01-10", "2026-12-31"):
+        (tmp_path / f"face_limits_{day}.json").write_text("{}")
+    assert fl.latest_results(tmp_path).name == "face_limits_2027-01-10.json"
+    with pytest.raises(FileNotFoundError, match="benchmarks/face_limits.py"):
+        fl.latest_results(tmp_path / "empty")
+
+
 @pytest.mark.parametrize("degrees, badge_eyes", [(0, False), (8, True)])
 def test_the_cap_badge_is_not_a_face(degrees, badge_eyes):
     # The face cascade also fires on the badge of Grace Hopper's cap (a 55 px box above the
@@ -81,8 +101,8 @@ def test_target_on_the_full_sweep():
     # exactly one face, both eyes within 6% of the eye distance, for every roll up to +-15
     # degrees and eyes 30 px or more apart: both portraits, both mirror images, 3 positions
     rows = fl.measure(
-        eye_px=[p for p in fl.EYE_PX if p >= 30],
-        rotations=[d for d in fl.ROTATIONS if abs(d) <= 15],
+        eye_px=[p for p in fl.EYE_PX if p >= fl.TARGET_EYE_PX],
+        rotations=[d for d in fl.ROTATIONS if abs(d) <= fl.TARGET_DEGREES],
     )
     assert len(rows) == 2 * 4 * 9 * 2 * 3
     assert fl.target_misses(rows) == []

@@ -66,6 +66,9 @@ def test_large_batch_benchmark_writes_its_comparison(tmp_path) -> None:
     assert result["runs"]["512"]["lr"] == [pytest.approx(paper.LR * 512 / 144)]
     d = result["difference_512_minus_144"]
     assert d["lo"] <= d["points"] <= d["hi"]
+    runs = result["runs"]  # each run's own score is the package's (metrics.AttributeMetrics)
+    assert runs["512"]["mean_accuracy"] - runs["144"]["mean_accuracy"] == pytest.approx(
+        d["points"], abs=1e-6)
     assert result["within_tolerance"] == (abs(d["points"]) <= result["tolerance_points"])
     assert "512 - 144" in done.stdout
 

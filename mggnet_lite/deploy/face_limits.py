@@ -30,6 +30,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,9 @@ ROTATIONS: tuple[float, ...] = (-20, -16, -15, -12, -8, -4, 0, 4, 8, 12, 15, 16,
 EYE_PX: tuple[float, ...] = (24, 30, 40, 60, 90)
 #: where the portrait sits on the canvas: fractions of the free margin (x, y)
 POSITIONS: tuple[tuple[float, float], ...] = ((0.1, 0.1), (0.9, 0.35), (0.4, 0.9))
+#: the target range of the detector's limits (issue 20): rolls up to 15 degrees, eyes at
+#: least 30 px apart (:func:`in_target`)
+TARGET_DEGREES, TARGET_EYE_PX = 15.0, 30.0
 #: a sweep for the book (chapter 7): 12 photos, a few seconds
 QUICK: dict[str, Any] = {"eye_px": (30, 60), "rotations": (-15, 15, 20),
                          "mirrors": (False,), "positions": ((0.5, 0.5),)}
@@ -241,19 +245,36 @@ def sweep_settings() -> dict[str, Any]:
             "rotations": ROTATIONS, "mirrors": [False, True], "positions": POSITIONS,
             "eye_tolerance": EYE_TOLERANCE,
             "target": "exactly one face, both eyes within 6% of the inter-eye distance, "
-                      "|roll| <= 15 degrees, eyes >= 30 px apart"}
+                      f"|roll| <= {TARGET_DEGREES:g} degrees, eyes >= {TARGET_EYE_PX:g} px apart"}
+
+
+def in_target(
+    row: dict[str, Any], max_degrees: float = TARGET_DEGREES, min_eye_px: float = TARGET_EYE_PX
+) -> bool:
+    """Whether a photo of :func:`measure` lies in the target range: roll up to
+    ``max_degrees``, eyes at least ``min_eye_px`` apart (skipped photos never do)."""
+    return ("skipped" not in row and abs(row["degrees"]) <= max_degrees
+            and row["eye_px"] >= min_eye_px)
 
 
 def target_misses(
-    rows: Iterable[dict[str, Any]], max_degrees: float = 15.0, min_eye_px: float = 30.0
+    rows: Iterable[dict[str, Any]], max_degrees: float = TARGET_DEGREES,
+    min_eye_px: float = TARGET_EYE_PX,
 ) -> list[dict[str, Any]]:
-    """The photos of the issue's target range (roll up to ``max_degrees``, eyes at least
-    ``min_eye_px`` apart) that do not give exactly one face with both eyes located."""
-    return [
-        r for r in rows
-        if "skipped" not in r and abs(r["degrees"]) <= max_degrees and r["eye_px"] >= min_eye_px
-        and not (r["located"] and r["faces"] == 1)
-    ]
+    """The photos of the target range (:func:`in_target`) that do not give exactly one face
+    with both eyes located."""
+    return [r for r in rows if in_target(r, max_degrees, min_eye_px)
+            and not (r["located"] and r["faces"] == 1)]
+
+
+def latest_results(results: Path) -> Path:
+    """The newest full sweep in a results folder (``face_limits_<date>.json``, the date
+    ISO-formatted, so the names sort by date); a clear error when there is none."""
+    found = sorted(Path(results).glob("face_limits_*.json"))
+    if not found:
+        raise FileNotFoundError(
+            f"no face_limits_<date>.json in {results}: run python benchmarks/face_limits.py")
+    return found[-1]
 
 
 def format_table(rows: Iterable[dict[str, Any]]) -> str:

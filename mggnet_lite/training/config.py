@@ -148,21 +148,26 @@ class TrainConfig:
         PyTorch's ``OneCycleLR``; its momentum cycling is not used)."""
         if self.schedule == "step":
             return self.lr if epoch < self.epochs_at_lr else self.low_lr
-        t = (epoch * steps_per_epoch + step) / max(self.epochs * steps_per_epoch, 1)
         if self.schedule == "scaled":
-            return self._scaled_lr(epoch, t)
+            return self._scaled_lr(epoch, step, steps_per_epoch)
+        t = self._done(epoch, step, steps_per_epoch)
         start, end, warm = self.lr / 25, self.lr / 25 / 1e4, 0.1
         if t < warm:
             return start + (self.lr - start) * (1 - math.cos(math.pi * t / warm)) / 2
         return end + (self.lr - end) * (1 + math.cos(math.pi * (t - warm) / (1 - warm))) / 2
 
-    def _scaled_lr(self, epoch: int, t: float) -> float:
+    def _done(self, epoch: int, step: int, steps_per_epoch: int) -> float:
+        """The share of all steps done before ``step`` of ``epoch``."""
+        return (epoch * steps_per_epoch + step) / max(self.epochs * steps_per_epoch, 1)
+
+    def _scaled_lr(self, epoch: int, step: int, steps_per_epoch: int) -> float:
         """``scaled``: Sec. 4.1's step schedule, its lr and low_lr given for the paper's batch
         of 144 and multiplied by ``batch_size / 144`` (the linear scaling rule of Goyal et al.,
         2017: at 512, lr 0.01 becomes 0.0356), after a linear warm-up from the batch-144 lr
-        over the first :data:`SCALED_WARMUP` of all steps (``t``: the share of steps done)."""
+        over the first :data:`SCALED_WARMUP` of all steps."""
         k = self.batch_size / paper.BATCH_SIZE
         lr = k * (self.lr if epoch < self.epochs_at_lr else self.low_lr)
+        t = self._done(epoch, step, steps_per_epoch)
         if t < SCALED_WARMUP:
             return lr / k + (lr - lr / k) * t / SCALED_WARMUP
         return lr
