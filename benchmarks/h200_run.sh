@@ -9,10 +9,12 @@
 #   N=2000 DEVICE=cpu EPOCHS=1 bash benchmarks/h200_run.sh    # the same stages on a CPU
 #
 # The fastest setting of issue [4/4]'s items 1-3 that keeps the paper's accuracy: the op-cut
-# step (item 1), eager (COMPILE=--compile to try torch.compile; item 2 is not done), batch 144
-# (item 3's batch 512 lost 1.56 points on the CPU: benchmarks/README.md), bf16 autocast and
-# channels_last on CUDA (the trainer's defaults there). On DEVICE=cpu the sizes default to 32 px
-# and small batches so that the rehearsal takes minutes; every size can be set (below).
+# step (item 1), eager, batch 144 (item 3's batch 512 lost 1.56 points on the CPU:
+# benchmarks/README.md), bf16 autocast and channels_last on CUDA (the trainer's defaults there).
+# COMPILE='--compile reduce-overhead' trains and benchmarks with item 2's compiled step and CUDA
+# graphs instead: tested on the CPU in the default mode only and never run on a GPU, so it is
+# not the default. On DEVICE=cpu the sizes default to 32 px and small batches so that the
+# rehearsal takes minutes; every size can be set (below).
 # It checks the versions and prints its estimate first, records each stage's seconds as it goes
 # ($OUTDIR/stage_times.txt) and writes $OUTDIR/h200_run.json at the end, also when a stage fails.
 # Only python3 with torch and torchvision: the GPU machine has no package registry.
@@ -63,5 +65,6 @@ stage evaluation $PY -m mggnet_lite evaluate "$OUTDIR/run" --data "$WORK/sf" --s
   --device "$DEVICE" --json "$OUTDIR/evaluate.json"
 stage throughput $PY -m mggnet_lite bench --data "$WORK/sf" --split valid \
   --image-size "$IMAGE_SIZE" --batch-size "$BATCH" --steps "$BENCH_STEPS" --warmup "$BENCH_WARMUP" \
-  --workers "$WORKERS" --device "$DEVICE" --variants baseline mggnet --out "$OUTDIR/bench.json"
+  --workers "$WORKERS" --device "$DEVICE" --variants baseline mggnet $COMPILE \
+  --out "$OUTDIR/bench.json"
 log "all stages done"

@@ -7,7 +7,7 @@ item 1 and target 1).
 On a GPU at the paper's batch both networks are bound by launching operations from the CPU,
 so the number of operations a step dispatches predicts its time (benchmarks/README.md, "H200").
 
-**What is counted.** The step is the package's own, :func:`mggnet_lite.training.train.
+**What is counted.** The step is the package's own, :func:`mggnet_lite.training.step.
 train_step` (what ``train_one_epoch`` calls), on the model and optimiser that
 ``training/run.py`` builds (``_build_model``, ``_optimizer``: SGD, Sec. 4.1) and the loss
 ``setup_run`` gives it (``mggnet_loss``, Eq. 5, prediction criterion), fp32 on the CPU:
@@ -52,7 +52,7 @@ from mggnet_lite.losses import mggnet_loss  # noqa: E402
 from mggnet_lite.training.config import TrainConfig  # noqa: E402
 from mggnet_lite.training.run import DistInfo, _build_model, _optimizer  # noqa: E402
 from mggnet_lite.training.runtime import machine_info, versions  # noqa: E402
-from mggnet_lite.training.train import train_step  # noqa: E402
+from mggnet_lite.training.step import train_step  # noqa: E402
 
 #: issue 21, target 1: MGG-Net's top-level ATen ops per step at most this times the baseline's
 TARGET_RATIO = 1.3

@@ -97,12 +97,16 @@ def test_the_cap_badge_is_not_a_face(degrees, badge_eyes):
 
 
 @pytest.mark.slow
-def test_target_on_the_full_sweep():
+def test_target_range_at_every_roll_and_scale():
     # exactly one face, both eyes within 6% of the eye distance, for every roll up to +-15
-    # degrees and eyes 30 px or more apart: both portraits, both mirror images, 3 positions
+    # degrees and eyes 30 px or more apart: both portraits, both mirror images, at the first
+    # place on the canvas (144 photos, about a minute). The committed sweep holds all three
+    # places (432 photos; test_latest_results_and_the_target_range reads it): re-measuring the
+    # other two cost CI another two minutes for a check of where the canvas puts the face.
     rows = fl.measure(
         eye_px=[p for p in fl.EYE_PX if p >= fl.TARGET_EYE_PX],
         rotations=[d for d in fl.ROTATIONS if abs(d) <= fl.TARGET_DEGREES],
+        positions=fl.POSITIONS[:1],
     )
-    assert len(rows) == 2 * 4 * 9 * 2 * 3
+    assert len(rows) == 2 * 4 * 9 * 2
     assert fl.target_misses(rows) == []

@@ -141,16 +141,23 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data):
-    args = ["--variant", "mggnet", "--epochs", "1", "1"]
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["eager", "compiled"])
+def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data, compiled):
+    # compiled: the step's forward and Eq. 5 compiled (issue [4/4], item 2), at test_compile's
+    # settings (batch 8: the same graph, read from inductor's cache after its first compile)
+    args = ["--variant", "mggnet", "--epochs", "1", "1", *(["--compile"] if compiled else [])]
+    sets = ["batch_size=8"] if compiled else None
     ref = tmp_path / "ref"
-    proc = run(train_cmd(data, ref, *args))
+    proc = run(train_cmd(data, ref, *args, sets=sets))
     assert proc.returncode == 0, proc.stderr
+    assert json.loads((ref / "config.json").read_text())["config"]["compile"] is compiled
+    assert ("torch.compile (default)" in proc.stderr) is compiled, proc.stderr
 
     # same run, SIGTERM part-way through epoch 2
     out = tmp_path / "cut"
     child = subprocess.Popen(
-        train_cmd(data, out, *args),
+        train_cmd(data, out, *args, sets=sets),
         env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -163,7 +170,7 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data):
             break
         time.sleep(0.05)
     assert child.poll() is None, "the run ended before the first epoch was logged"
-    epoch_s = _lines(metrics)[0]["seconds"]
+    epoch_s = _lines(ref / "metrics.jsonl")[1]["seconds"]  # the first also compiles
     time.sleep(0.35 * epoch_s)  # about a third into epoch 2
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=240)
@@ -175,7 +182,7 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data):
     assert cut["position"]["epoch"] == 1 and 0 < cut["position"]["step"] < steps, cut["position"]
     assert not (out / "results.json").exists()
 
-    proc = run(train_cmd(data, out, *args, "--resume"))
+    proc = run(train_cmd(data, out, *args, "--resume", sets=sets))
     assert proc.returncode == 0, proc.stderr
 
     a = torch.load(ref / "last.pt", weights_only=True)
@@ -198,7 +205,7 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data):
 
 def test_float_output_casts_bf16_logits_for_the_loss():
     from mggnet_lite import build_model, mggnet_loss
-    from mggnet_lite.training.train import float_output
+    from mggnet_lite.training.step import float_output
 
     torch.manual_seed(0)
     model = build_model("mggnet", "resnet18", None).eval()

@@ -37,8 +37,8 @@ from ..data.celeba import SPLITS
 from ..files import atomic_write_json
 from ..losses import mggnet_loss
 from ..nn.mggnet import build_model
-from .config import TrainConfig
-from .evaluate import autocast_for, data_info
+from .config import COMPILE_MODES, TrainConfig
+from .evaluate import data_info
 from .runtime import machine_info, resolve_device, versions
 
 #: the two networks compared by default (a subset of ``nn.VARIANTS``)
@@ -155,11 +155,13 @@ def plain_rate(ds: Any, variant: str, s: Setting, *, workers: int = 0) -> dict[s
         ds.transform = None
 
 
-def ours_rate(cache: Any, variant: str, s: Setting, *, compile: bool = False
+def ours_rate(cache: Any, variant: str, s: Setting, *, compile: bool | str = False
               ) -> dict[str, float]:
-    """Images/s of the cache loader + bf16 / channels_last (CUDA) pipeline of ``train``."""
+    """Images/s of the cache loader + bf16 / channels_last (CUDA) pipeline of ``train``, with
+    its step (:func:`~.step.train_step`; ``compile``: its forward and Eq. 5 compiled, as
+    ``train --compile [MODE]``)."""
     from ..data import make_loader
-    from .train import float_output
+    from .step import CompiledStep, train_step
 
     device = s.device
     cuda = device.type == "cuda"
@@ -168,20 +170,17 @@ def ours_rate(cache: Any, variant: str, s: Setting, *, compile: bool = False
                          device=device, path="cache", seed=s.seed, memory_format=mem)
     torch.manual_seed(s.seed)
     model = build_model(variant, s.backbone, None).to(device, memory_format=mem)
-    fwd = torch.compile(model) if compile else model
     opt = _sgd(model)
     model.train()
     loss_sum = torch.zeros((), device=device)
     amp = "bf16" if cuda else "none"
+    comp = CompiledStep(model, mggnet_loss, device=device, amp=amp, mode=compile) if compile \
+        else None
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
         nonlocal loss_sum
-        with autocast_for(device, amp):
-            out = fwd(x)
-        loss = mggnet_loss(float_output(out), y)  # Eq. 5 in fp32, as in train
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _, loss = train_step(model, opt, mggnet_loss, x, y, device=device, amp=amp,
+                             compiled=comp)  # Eq. 5 in fp32, as in train
         loss_sum += loss.detach()  # stays on the device: no host sync per step
 
     def epoch_iter(e: int) -> Any:
@@ -206,7 +205,8 @@ def machine_slug(info: dict[str, Any]) -> str:
 
 
 def _measure(
-    ds: Any, cache: Any, variants: tuple[str, ...], s: Setting, *, workers: int, compile: bool
+    ds: Any, cache: Any, variants: tuple[str, ...], s: Setting, *, workers: int,
+    compile: bool | str,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``(rates, detail)`` of both pipelines for each variant, printed as they come."""
     rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
@@ -238,7 +238,7 @@ def run_bench(
     variants: tuple[str, ...] = VARIANTS,
     backbone: str = paper.BACKBONE,
     device: str = "auto",
-    compile: bool = False,
+    compile: bool | str = False,
     threads: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -289,7 +289,7 @@ def run_bench(
     }
 
 
-def _describe(dev: torch.device, compile: bool) -> dict[str, Any]:
+def _describe(dev: torch.device, compile: bool | str) -> dict[str, Any]:
     """What each pipeline is, in words, and what the ratio means on this device."""
     return {
         "pipelines": {
@@ -298,7 +298,8 @@ def _describe(dev: torch.device, compile: bool) -> dict[str, Any]:
             "ours": (
                 "uint8 cache resident on the device, resize/flip/normalise on the device, "
                 + ("bf16 autocast, channels_last" if dev.type == "cuda" else "fp32, NCHW")
-                + (", torch.compile" if compile else ", eager")
+                + (f", torch.compile ({compile if isinstance(compile, str) else 'default'})"
+                   if compile else ", eager")
                 + ", no per-step sync"
             ),
         },
@@ -338,7 +339,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--backbone", default=paper.BACKBONE)
     p.add_argument("--device", default="auto")
-    p.add_argument("--compile", action="store_true", help="torch.compile our pipeline")
+    p.add_argument("--compile", nargs="?", const=True, default=False, choices=COMPILE_MODES,
+                   metavar="MODE", help="our step's forward and Eq. 5 compiled, as train "
+                   "--compile [MODE]")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument(
         "--out",

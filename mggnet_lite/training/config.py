@@ -55,6 +55,8 @@ OPTIMIZERS = ("sgd", "adam")  # Sec. 4.1: SGD; Adam: the quick profile's frozen-
 #: Sec. 4.1's lr then low_lr; warm-up + cosine (one-cycle); Sec. 4.1's steps with lr and low_lr
 #: scaled linearly with the batch (``lr_at``)
 SCHEDULES = ("step", "onecycle", "scaled")
+#: ``torch.compile`` modes of the training step (``compile=True`` is "default"; training/step.py)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 #: "scaled": the share of all steps over which the lr rises linearly from the batch-144 value
 #: to the scaled one (Goyal et al., 2017, warm up for 5 of 90 ImageNet epochs)
 SCALED_WARMUP = 0.05
@@ -116,7 +118,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "bf16"  # bf16 | none; autocast is used on CUDA only
     channels_last: bool = True  # used on CUDA only
-    compile: bool = False
+    compile: bool | str = False  # True ("default") or one of COMPILE_MODES: training/step.py
     loader: str = "auto"  # one of data.LOADERS (data.resolve_loader decides "auto")
     workers: int | None = None
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise resume on CPU)
@@ -211,6 +213,9 @@ class TrainConfig:
                 "freeze_backbone=True needs pretrained weights: set weights=PATH (e.g. a "
                 "pretraining run's last.pt), or pretrain settings, or freeze_backbone=false"
             )
+        if self.compile not in (False, True, *COMPILE_MODES):
+            raise ValueError(f"compile={self.compile!r}: choose true, false or one of "
+                             f"{list(COMPILE_MODES)}")
         ignored = [k for k in ("compile", "flip") if self.freeze_backbone and getattr(self, k)]
         if ignored:
             raise ValueError(

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,7 @@ from .evaluate import open_split
 from .features import FeatureLoader, cached_features
 from .folder import RunFolder
 from .runtime import resolve_device
+from .step import CompiledStep, compile_options
 
 _BIG = 2**62  # "no non-finite step yet" (all_reduce MIN picks the first real one)
 
@@ -214,11 +216,12 @@ class Run:
     val_ds: Any | None
     info: dict[str, Any]  # data name, path, split sizes (results.json)
     model: torch.nn.Module  # the bare model: weights, buffers, eval
-    forward: torch.nn.Module  # what a step calls: DDP and/or compiled, or AfterBackbone
+    forward: torch.nn.Module  # what a step calls: the model, DDP, or AfterBackbone
     optimizer: torch.optim.Optimizer
     loss: Callable[[Any, torch.Tensor], torch.Tensor]  # Eq. 5 with this run's weights
     train_loader: PlannedLoader  # images, or a frozen backbone's features
     steps_per_epoch: int
+    compiled: CompiledStep | None = None  # forward + Eq. 5 as one graph (compile)
     start_epoch: int = 0
     start_step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -398,6 +401,8 @@ def setup_run(
     cfg.validate()
     di = setup_distributed(cfg.device)
     dev = resolve_device(cfg.device, di.local_rank)
+    if cfg.compile:
+        compile_options(cfg.compile, dev)  # a mode this device cannot run fails here
     _process_settings(cfg, di)
     folder = RunFolder(out)
     ckpt = _previous_checkpoint(cfg, folder, resume, data)
@@ -423,6 +428,12 @@ def setup_run(
         loss=functools.partial(mggnet_loss, pos_weight=pos_weight),
         train_loader=images, steps_per_epoch=steps, **resumed,
     )
+    if cfg.compile:
+        run.compiled = CompiledStep(forward, run.loss, device=dev, amp=run.amp, mode=cfg.compile)
+        if di.main:
+            print(f"torch.compile ({run.compiled.mode}): the step's forward and Eq. 5 are one "
+                  "graph; the first step compiles it (a minute or more on a CPU)",
+                  file=sys.stderr, flush=True)
     if di.main:
         run.write_run_files()
     run.times["setup"] = time.perf_counter() - t_start
@@ -485,7 +496,8 @@ def _open_splits(root: Path, cfg: TrainConfig) -> dict[str, Any]:
 def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
                  ) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(model, what a step calls): same seed on every rank, DDP also broadcasts rank 0's; with
-    ``freeze_backbone`` only the parts after the backbone are trained."""
+    ``freeze_backbone`` only the parts after the backbone are trained. ``compile`` compiles
+    the step's forward and loss around what this returns (:class:`~.step.CompiledStep`)."""
     torch.manual_seed(cfg.seed)
     if cfg.freeze_backbone and (cfg.weights is None or di.enabled):
         raise ValueError(
@@ -509,7 +521,7 @@ def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
-    return model, (torch.compile(net) if cfg.compile else net)
+    return model, net
 
 
 #: the optimiser's multi-tensor implementation: a handful of ``_foreach_*`` ops per step

@@ -37,7 +37,6 @@ Run folder: ``config.json``, ``metrics.jsonl`` (one line per epoch), ``last.pt``
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import sys
@@ -59,6 +58,7 @@ from ..nn.mggnet import MGGOutput
 from .checkpoint import CheckpointError, check_config, load_checkpoint
 from .config import (
     AMP_MODES,
+    COMPILE_MODES,
     CRITERIA,
     PRETRAIN_REUSE_FREE,
     PROFILES,
@@ -68,7 +68,7 @@ from .config import (
     make_config,
     pretrain_config,
 )
-from .evaluate import autocast_for, build_report, format_tables, run_eval
+from .evaluate import build_report, format_tables, run_eval
 from .folder import RunFolder, main_process
 from .run import (
     DistInfo,
@@ -80,6 +80,7 @@ from .run import (
     data_location,
     setup_run,
 )
+from .step import train_step
 
 
 @dataclass
@@ -179,53 +180,6 @@ def ensure_pretrained(cfg: TrainConfig, folder: str | os.PathLike,
     return str(rf.checkpoint.resolve())
 
 
-def float_output(out: MGGOutput) -> MGGOutput:
-    """fp32 logits for the loss: under bf16 autocast Eq. 5's log-sum-exp is better in fp32."""
-    if out.base_logits.dtype == torch.float32:
-        return out
-    return dataclasses.replace(
-        out,
-        base_logits=out.base_logits.float(),
-        gal_logits={k: v.float() for k, v in out.gal_logits.items()},
-        gcl_logits={k: v.float() for k, v in out.gcl_logits.items()},
-        fused_logits=[z.float() for z in out.fused_logits],
-        probs=out.probs.float(),
-    )
-
-
-def _no_phase(name: str) -> contextlib.AbstractContextManager[None]:
-    return contextlib.nullcontext()
-
-
-def train_step(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[MGGOutput, torch.Tensor], torch.Tensor],
-    x: Any,
-    y: torch.Tensor,
-    *,
-    device: torch.device,
-    amp: str = "none",
-    phase: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_phase,
-) -> tuple[MGGOutput, torch.Tensor]:
-    """One SGD step (Sec. 4.1) on Eq. 5's loss: forward, loss, backward, optimiser; returns
-    (output, loss), both left on the device (nothing here waits for it).
-
-    ``phase(name)`` wraps each of the four parts (``"forward"``, ``"loss"``, ``"backward"``,
-    ``"optimizer"``); ``benchmarks/op_count.py`` passes ``torch.profiler.record_function`` to
-    count the operations of each."""
-    with phase("forward"), autocast_for(device, amp):
-        out = float_output(model(x))  # the loss in fp32
-    with phase("loss"):
-        loss = loss_fn(out, y)  # Eq. 5
-    with phase("backward"):
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-    with phase("optimizer"):
-        optimizer.step()
-    return out, loss
-
-
 def train_one_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -252,11 +206,12 @@ def train_one_epoch(
     for step in range(first, run.steps_per_epoch):
         run.before_step(epoch, step, state)  # lr schedule; every sync_every steps: poll
         x, y = next(batches)
-        out, loss = train_step(model, optimizer, loss_fn, x, y, device=run.device, amp=run.amp)
+        probs, loss = train_step(model, optimizer, loss_fn, x, y, device=run.device,
+                                 amp=run.amp, compiled=run.compiled)
         run.flag_non_finite(loss)
         run.gstep += 1
         state.loss_sum += loss.detach()
-        state.counts.update(out.probs.detach(), y)
+        state.counts.update(probs.detach(), y)
         state.images += y.shape[0] * run.dist.world_size
         bar.update(step + 1, state.loss_sum)
     bar.close()
@@ -473,7 +428,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", choices=AMP_MODES, default=None)
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile", nargs="?", const=True, default=None, choices=COMPILE_MODES,
+                   metavar="MODE", help="torch.compile the step's forward and Eq. 5: "
+                   "default (no MODE), reduce-overhead (CUDA graphs) or "
+                   "max-autotune-no-cudagraphs")
+    p.add_argument("--no-compile", dest="compile", action="store_const", const=False)
     p.add_argument("--loader", choices=LOADERS, default=None)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
