@@ -56,8 +56,11 @@ book: $(VENV)/.book.stamp
 lint: $(VENV)/.test.stamp
 	$(BIN)/ruff check .
 
+# On every core (pytest-xdist): most tests wait on single-threaded child processes, so one
+# process used about half of a 2-core machine. Whole files go to one worker (--dist loadfile):
+# a module's shared fixtures (the README's commands, a rendered set) are made once.
 unit: $(VENV)/.test.stamp
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n auto --dist loadfile tests
 
 # One pytest (one fresh kernel) per chapter, in book order, with its wall time: the times the
 # intro quotes. Chapters share trained runs through runs/book/ (the first that needs one trains it).

@@ -4,6 +4,7 @@ written twice, nothing lost.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -169,9 +170,12 @@ def test_two_book_kernels_train_once_and_share_the_weights(tmp_path: Path) -> No
     the other waits for it, then loads what it trained."""
     script = tmp_path / "kernel.py"
     script.write_text(KERNEL)
-    # 300 images: the quick profile's stage 2 takes batches of 128 (its train split has 240)
-    data = synth_root(300)
-    assert not (data / ".mggnet_cache").exists()  # the cache build happens in a kernel
+    # 300 images: the quick profile's stage 2 takes batches of 128 (its train split has 240).
+    # A copy without its cache: another test of this session (on this pytest worker) may have
+    # built the shared set's cache already, and here the cache build happens in a kernel.
+    data = tmp_path / "set"
+    shutil.copytree(synth_root(300), data, ignore=shutil.ignore_patterns(".mggnet_cache"))
+    assert not (data / ".mggnet_cache").exists()
     e = dict(env(), MGGNET_DATA=str(data), MGGNET_BOOK_RUNS=str(tmp_path / "runs"),
              MGGNET_BOOK_MAX_STEPS="2", MGGNET_PROFILE="quick")
     procs = [subprocess.Popen([sys.executable, str(script),
