@@ -30,6 +30,10 @@ TINY_SETS = [
     "log_every=5",
 ]
 
+#: the compiled runs' settings beside TINY_SETS (test_compile.py and test_train.py's compiled
+#: resume): batch 8, the same graph in both, so the second compile is read from inductor's cache
+COMPILE_SETS = ["variant=mggnet", "batch_size=8"]
+
 
 #: this pytest session's folder for shared sets (conftest.py sets it from tmp_path_factory)
 SESSION: dict[str, Path] = {}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _train_helpers import TINY_SETS, run, synth_root, train_cmd
+from _train_helpers import COMPILE_SETS, TINY_SETS, run, synth_root, train_cmd
 
 from mggnet_lite.losses import mggnet_loss
 from mggnet_lite.training.config import COMPILE_MODES, make_config
@@ -29,9 +29,7 @@ from mggnet_lite.training.step import CompiledStep, compile_options, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: the compiled runs' settings beside TINY_SETS, here and in test_train.py's compiled resume (the
-#: same graph: the second compile is read from inductor's cache)
-SETS = ["variant=mggnet", "batch_size=8"]
+SETS = COMPILE_SETS  # batch 8 (module docstring), shared with test_train.py
 
 
 def _three_steps(compiled: bool) -> tuple[list[float], torch.Tensor]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _train_helpers import env, run, synth_root, train_cmd
+from _train_helpers import COMPILE_SETS, env, run, synth_root, train_cmd
 
 from mggnet_lite.training.config import PAPER_SCHEDULES, TrainConfig, make_config
 from mggnet_lite.training.evaluate import format_tables
@@ -147,7 +147,7 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, data, comp
     # compiled: the step's forward and Eq. 5 compiled (issue [4/4], item 2), at test_compile's
     # settings (batch 8: the same graph, read from inductor's cache after its first compile)
     args = ["--variant", "mggnet", "--epochs", "1", "1", *(["--compile"] if compiled else [])]
-    sets = ["batch_size=8"] if compiled else None
+    sets = COMPILE_SETS if compiled else None
     ref = tmp_path / "ref"
     proc = run(train_cmd(data, ref, *args, sets=sets))
     assert proc.returncode == 0, proc.stderr
