@@ -62,8 +62,8 @@ lint: $(VENV)/.test.stamp
 unit: $(VENV)/.test.stamp
 	$(BIN)/python -m pytest -n auto --dist loadfile tests
 
-# One pytest (one fresh kernel) per chapter, in book order, with its wall time: the times the
-# intro quotes. Chapters share trained runs through runs/book/ (the first that needs one trains it).
+# One pytest (one fresh kernel) per chapter, in book order, each with its wall time. Chapters
+# share trained runs through runs/book/ (the first that needs one trains it).
 notebooks: $(VENV)/.test.stamp
 	@set -e; for nb in book/*.ipynb; do t0=$$(date +%s); \
 	  $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $$nb; \

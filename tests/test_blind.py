@@ -10,8 +10,20 @@ import torch
 
 from mggnet_lite.attributes import GROUPS
 from mggnet_lite.data import CelebA
-from mggnet_lite.data.synthfaces import blind, synthesize
-from mggnet_lite.data.synthfaces.blind import RegionSource, group_regions, with_regions
+from mggnet_lite.data.synthfaces import (
+    blind,
+    load_group_masks,
+    load_packed_masks,
+    pack_masks,
+    synthesize,
+    unpack_masks,
+)
+from mggnet_lite.data.synthfaces.blind import (
+    RegionSource,
+    group_regions,
+    packed_regions,
+    with_regions,
+)
 from mggnet_lite.nn import build_model
 from mggnet_lite.nn.mggnet import MGGNet
 from mggnet_lite.training.config import make_config
@@ -91,6 +103,23 @@ def test_group_regions_resize_like_the_images_and_dilate() -> None:
         group_regions(masks[:, :3], ["mouth"], 64)
 
 
+def test_regions_unpacked_from_the_pngs_are_those_of_the_bool_masks(tmp_path) -> None:
+    # RegionSource unpacks only its groups' bits of each mask PNG (packed_regions): the same
+    # floats as group_regions on the eight unpacked masks, every group subset, with dilation
+    root = synthesize(tmp_path / "data", n=24, seed=3, progress=False)
+    names = sorted(p.name for p in (root / "group_masks").iterdir())
+    packed = np.stack([load_packed_masks(root, n) for n in names])
+    masks = np.stack([load_group_masks(root, n) for n in names])
+    assert np.array_equal(masks, np.stack([unpack_masks(p) for p in packed]))
+    for groups, dilate in ((NAMES, 0), (("eyes", "mouth", "neck"), 0), (("nose",), 1)):
+        a = packed_regions(packed, groups, 64, dilate)
+        b = group_regions(masks, groups, 64, dilate)
+        assert a.shape == (24, len(groups), 64, 64) and torch.equal(a, b)
+        assert 0 < a.mean() < 1
+    with pytest.raises(ValueError, match="expected uint8"):
+        packed_regions(masks[:, 0], ("nose",), 64)
+
+
 def test_region_source_needs_masks(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="ground-truth masks"):
         RegionSource(tmp_path, ["000001.jpg"], ("mouth",), 64)
@@ -105,9 +134,9 @@ def test_regions_follow_the_loader_and_are_read_once(tmp_path, monkeypatch) -> N
         reads.append(name)
         m = np.zeros((8, 218, 178), bool)
         m[NAMES.index("mouth"), : 40 * (1 + names.index(name))] = True
-        return m
+        return pack_masks(m)
 
-    monkeypatch.setattr(blind, "load_group_masks", fake_masks)
+    monkeypatch.setattr(blind, "load_packed_masks", fake_masks)
     source = RegionSource(tmp_path, names, ("mouth",), 64)
     loader = [(torch.zeros(3, 3, 64, 64), torch.zeros(3)), (torch.zeros(2, 3, 64, 64), torch.zeros(2))]
     first = [r for _x, r, _y in with_regions(loader, source)]

@@ -57,6 +57,18 @@ OPTIMIZERS = ("sgd", "adam")  # Sec. 4.1: SGD; Adam: the quick profile's frozen-
 SCHEDULES = ("step", "onecycle", "scaled")
 #: ``torch.compile`` modes of the training step (``compile=True`` is "default"; training/step.py)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
+def compile_mode(value: bool | str) -> str | None:
+    """``TrainConfig.compile`` as ``torch.compile``'s mode: None (eager) for False, "default"
+    for True, else one of :data:`COMPILE_MODES`; anything other is a clear error."""
+    if isinstance(value, str) and value in COMPILE_MODES:
+        return value
+    if not isinstance(value, str) and value in (False, True):
+        return "default" if value else None
+    raise ValueError(f"compile={value!r}: choose true, false or one of {list(COMPILE_MODES)}")
+
+
 #: "scaled": the share of all steps over which the lr rises linearly from the batch-144 value
 #: to the scaled one (Goyal et al., 2017, warm up for 5 of 90 ImageNet epochs)
 SCALED_WARMUP = 0.05
@@ -213,9 +225,7 @@ class TrainConfig:
                 "freeze_backbone=True needs pretrained weights: set weights=PATH (e.g. a "
                 "pretraining run's last.pt), or pretrain settings, or freeze_backbone=false"
             )
-        if self.compile not in (False, True, *COMPILE_MODES):
-            raise ValueError(f"compile={self.compile!r}: choose true, false or one of "
-                             f"{list(COMPILE_MODES)}")
+        compile_mode(self.compile)
         ignored = [k for k in ("compile", "flip") if self.freeze_backbone and getattr(self, k)]
         if ignored:
             raise ValueError(

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ..nn.mggnet import MGGOutput
-from .config import COMPILE_MODES
+from .config import compile_mode
 from .evaluate import autocast_for
 
 #: what a step's forward and Eq. 5 return: (probabilities, loss), both on the device
@@ -69,9 +69,9 @@ def forward_loss(model: torch.nn.Module, loss_fn: Callable[[MGGOutput, torch.Ten
 def compile_options(mode: bool | str, device: torch.device) -> dict[str, Any]:
     """``torch.compile``'s keyword arguments for ``TrainConfig.compile`` on ``device`` (module
     docstring); a clear error for a mode the device cannot run."""
-    mode = "default" if mode is True else mode
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"compile={mode!r}: choose one of {list(COMPILE_MODES)}")
+    mode = compile_mode(mode)
+    if mode is None:
+        raise ValueError("compile=False is the eager step: there is nothing to compile")
     if mode == "reduce-overhead" and device.type != "cuda":
         raise ValueError(
             f"compile='reduce-overhead' records CUDA graphs and needs a CUDA device, not "

@@ -315,6 +315,12 @@ def load_group_masks(root: str | os.PathLike, index_or_filename: int | str) -> n
     ``index_or_filename``: 0-based position in the label file (0 is ``000001.jpg``), or a
     file name such as ``"000001.jpg"`` / ``"000001"``.
     """
+    return unpack_masks(load_packed_masks(root, index_or_filename))
+
+
+def load_packed_masks(root: str | os.PathLike, index_or_filename: int | str) -> np.ndarray:
+    """The mask PNG of one image as written: uint8 (218, 178), bit k set where group k is
+    (:func:`~.renderer.pack_masks`); ``index_or_filename`` as in :func:`load_group_masks`."""
     if isinstance(index_or_filename, str):
         stem = Path(index_or_filename).stem
     else:
@@ -325,7 +331,8 @@ def load_group_masks(root: str | os.PathLike, index_or_filename: int | str) -> n
             f"{path}: no group mask; SynthFaces writes them unless masks=False "
             "(regenerate with `python -m mggnet_lite synth --out DIR --n N`)"
         )
-    return unpack_masks(np.asarray(Image.open(path)))
+    with Image.open(path) as im:
+        return np.asarray(im)
 
 
 def tree_hash(root: str | os.PathLike) -> str:
