@@ -215,27 +215,29 @@ def test_pil_and_cache_paths_agree(celeba_root, tmp_path, image_size, train):
 @pytest.mark.parametrize("image_size", [64, 224])
 def test_a_split_resized_once_gives_the_per_batch_floats_bit_for_bit(
         celeba_root, tmp_path, image_size, monkeypatch):
-    # the CPU cache path resizes a small split once (loader.PRESIZE_BYTES): the batches, flips
-    # included, are the very floats of resizing each batch (218 x 178 -> 64 shrinks, -> 224 grows)
+    # from its second pass on, the CPU cache path resizes a small split once
+    # (loader.PRESIZE_BYTES): the batches, flips included, are the very floats of resizing each
+    # batch (218 x 178 -> 64 shrinks, -> 224 grows)
     from mggnet_lite.data import loader as loader_mod
 
     c = open_cache(celeba_root, "all", cache_dir=tmp_path / "c", workers=1, progress=False)
     kw = dict(batch_size=7, image_size=image_size, train=True, seed=5, path="cache")
     loader_mod.release_device_cache()
     once = make_loader(c, **kw)
-    assert once._resized is None  # nothing is resized before the first batch
-    next(iter(once))
-    assert once._resized is not None and once._resized.shape == (30, 3, image_size, image_size)
+    first = _all_batches(once)  # a first pass (one evaluation, one look) resizes each batch
+    assert once._resized is None
+    second = _all_batches(once)  # the same epoch again, from the split resized once
+    assert once._resized is not None and once._resized.shape == (30, 3) + (image_size,) * 2
+    assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(first, second, strict=True))
     monkeypatch.setattr(loader_mod, "PRESIZE_BYTES", 30 * 3 * image_size**2 * 4 - 1)
-    loader_mod.release_device_cache()
     per_batch = make_loader(c, **kw)
-    next(iter(per_batch))
-    assert per_batch._resized is None  # one byte over the limit: resized batch by batch
-    for epoch in (0, 1):
+    for epoch in (1, 2, 3):
         once.set_epoch(epoch)
         per_batch.set_epoch(epoch)
         assert any(f.any() for _, f in once.batches())
-        for (xa, ya), (xb, yb) in zip(once, per_batch, strict=True):
+        a, b = _all_batches(once), _all_batches(per_batch)
+        assert per_batch._resized is None  # one byte over the limit: resized batch by batch
+        for (xa, ya), (xb, yb) in zip(a, b, strict=True):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 

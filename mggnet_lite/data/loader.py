@@ -153,10 +153,11 @@ class _BatchList(torch.utils.data.Sampler):
 
 
 _RESIDENT: dict[tuple[str, str], torch.Tensor] = {}
-#: the cache path on a CPU resizes a whole split once when the split at the input size (float32)
-#: takes at most this many bytes (the book's 16,390 training images at 64 px: 805 MB); a batch
-#: is then an index-gather of the very floats the per-batch resize gives. Larger splits (CelebA
-#: at 64 px: 8 GB) are resized batch by batch, as on a GPU, where resizing costs nothing.
+#: from its second pass over a split on, the cache path on a CPU resizes the whole split once
+#: when it takes at most this many bytes at the input size (float32; the book's 16,390 training
+#: images at 64 px: 805 MB); a batch is then an index-gather of the very floats the per-batch
+#: resize gives. A single pass (an evaluation, one batch to look at) and larger splits (CelebA at
+#: 64 px: 8 GB) resize batch by batch, as on a GPU, where resizing costs nothing.
 PRESIZE_BYTES = 1 << 30
 _RESIZED: dict[tuple[str, int], torch.Tensor] = {}
 
@@ -307,6 +308,7 @@ class Loader(PlannedLoader):
             h, w = cache.images.shape[1:3]
             self._antialias = image_size < h or image_size < w
             self._resized: torch.Tensor | None = None  # the split at image_size (PRESIZE_BYTES)
+            self._passes = 0
 
     def _iter_batches(
         self, todo: Sequence[tuple[torch.Tensor, torch.Tensor]]
@@ -314,6 +316,9 @@ class Loader(PlannedLoader):
         if self.path == "pil":
             yield from self._iter_pil(todo)
         else:
+            self._passes += 1
+            if self._passes == 2 and self.device.type == "cpu":  # a second pass: resize once
+                self._resized = _resized_split(self.source, self.image_size, self._antialias)
             for idx, flips in todo:
                 yield self._cache_batch(idx, flips)
 
@@ -336,8 +341,6 @@ class Loader(PlannedLoader):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         dev = self.device
         idx_d = idx.to(dev, non_blocking=True)
-        if self._resized is None and dev.type == "cpu":  # at the first batch: unused, no cost
-            self._resized = _resized_split(self.source, self.image_size, self._antialias)
         if self._resized is not None:
             x = self._resized.index_select(0, idx_d)
         else:
