@@ -46,7 +46,8 @@ def packed_regions(packed: np.ndarray | torch.Tensor, groups: Sequence[str], siz
                    dilate: int = DILATE) -> torch.Tensor:
     """:func:`group_regions` of masks as SynthFaces writes them, uint8 (B, H, W) with bit k
     set where group k is (:func:`~.writer.load_packed_masks`): only ``groups``' bits are
-    unpacked (a quarter of the time of unpacking all eight, for the same floats)."""
+    unpacked, for the same floats (a :class:`RegionSource` of three groups reads 0.75-1.0 ms an
+    image this way, 1.9-2.0 ms unpacking all eight; 2-core Xeon)."""
     p = torch.as_tensor(np.asarray(packed))
     if p.dim() != 3 or p.dtype != torch.uint8:
         raise ValueError(f"packed: expected uint8 (B, H, W), got {p.dtype} {tuple(p.shape)}")
