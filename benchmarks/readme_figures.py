@@ -86,6 +86,39 @@ would be {c['block3']['uniform_top']:.2f}. Averaged over the test split they loo
 """
 
 
+def _blind_words(mouth: dict) -> str:
+    """Chapter 3's blindness check (the blind GAL head within 2 points of the prior on hidden
+    mouths, target 3), and whether the GCL head gained there (its interval above 0)."""
+    blocks = ("block3", "block4")
+    blind = all(abs(mouth[b]["gal_minus_prior"]["diff"]) <= 2 for b in blocks)
+    gained = [b[-1] for b in blocks if mouth[b]["gcl_minus_gal"]["lo"] > 0]
+    if not blind:
+        return ("The blind GAL head is more than 2 points from the prior on hidden mouths: the "
+                "blindness check fails, and the GCL head's gain cannot be put on the messages.")
+    head = "The blind GAL head stays within 2 points of the prior (chapter 3's blindness check)"
+    if not gained:
+        return head + ", and the GCL head gains nothing clear over it there."
+    where = " and ".join(f"block {b}" for b in gained)
+    return head + f", so what the GCL head gains there on {where} came through Eq. 2's messages."
+
+
+def _control_words(mouth: dict) -> str:
+    """Where the control's cost on hidden mouths lies clearly above its cost on visible ones
+    (the intervals apart, chapter 3's rule), the messages carry more than capacity."""
+    more, unclear = [], []
+    for b in ("block3", "block4"):
+        hid, vis = mouth[b]["messages"], mouth[b]["messages_visible"]
+        (more if hid["lo"] > vis["hi"] else unclear).append(f"block {b[-1]}")
+    if not unclear:
+        return "Beyond the head's extra capacity, the messages carry this face's evidence."
+    tail = (f"On {' and '.join(unclear)} the two intervals do not separate: there the control "
+            "cannot tell this face's evidence from the head's extra capacity.")
+    if not more:
+        return tail
+    return (f"On {' and '.join(more)} the hidden cost's interval lies above the visible one's: "
+            f"beyond the head's extra capacity, the messages carry this face's evidence. {tail}")
+
+
 def _hidden(r: dict) -> str:
     paper, blind = r["hidden_groups"], r["blind_network"]
     mouth = blind["hidden_groups"]["mouth"]
@@ -95,6 +128,7 @@ def _hidden(r: dict) -> str:
         for b in ("block3", "block4"))
     ratio = [mouth[b]["messages"]["diff"] / mouth[b]["messages_visible"]["diff"]
              for b in ("block3", "block4")]
+    blind_words, control_words = _blind_words(mouth), _control_words(mouth)
     neck = blind["hidden_groups"]["neck"]
     neck_words = ", ".join(f"{_ci(neck[b]['gcl_minus_gal'])} on block {b[-1]}"
                            for b in ("block3", "block4"))
@@ -120,12 +154,10 @@ bootstrap intervals, in points):
 | --- | --- | --- | --- | --- |
 {rows}
 
-- The blind GAL head stays near the prior, so what the GCL head gains there came through
-  Eq. 2's messages.
+- {blind_words}
 - In the control, the other groups send their mean feature instead of this image's. On hidden
   mouths it costs the GCL head {ratio[0]:.1f} (block 3) and {ratio[1]:.1f} (block 4) times
-  what it costs on visible ones: beyond the head's extra capacity, the messages carry this
-  face's evidence.
+  what it costs on visible ones. {control_words}
 - On the neck, GCL − GAL is {neck_words}.
 """
 

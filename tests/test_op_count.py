@@ -166,7 +166,8 @@ def test_state_dict_is_unchanged():
 
 @pytest.mark.parametrize("equation, shapes", [
     ("bkhw,bchw->bkc", [(2, 3, 4, 5), (2, 6, 4, 5)]),  # Eq. 1's pooling
-    ("ide,bje->bijd", [(3, 4, 4), (2, 3, 4)]),  # Eq. 2
+    ("bje,ide->bijd", [(2, 3, 4), (3, 4, 4)]),  # Eq. 2
+    ("bje,ide->bijd", [(1, 3, 4), (3, 4, 4)]),  # the senders-to-mean control's (1, K, D)
     ("bijd,id->bij", [(2, 3, 3, 4), (3, 4)]),
     ("bij,bijd->bid", [(2, 3, 3), (2, 3, 3, 4)]),
     ("sbkd,nk,nd->sbn", [(2, 2, 3, 4), (5, 3), (5, 4)]),  # Eq. 3
