@@ -68,6 +68,23 @@ def test_a_blind_group_sees_only_its_region() -> None:
     assert not torch.allclose(a.gal_logits["block3"][:, cols], c.gal_logits["block3"][:, cols])
 
 
+def test_blind_maps_are_the_taps_of_the_blinded_image_without_block5() -> None:
+    torch.manual_seed(0)
+    model = MGGNet("gal", width=16, blind=("mouth", "neck")).eval()
+    x, r = torch.randn(2, 3, 64, 64), _regions()
+    ran: list[str] = []
+    hook = model.backbone.stages["block5"].register_forward_hook(lambda *a: ran.append("5"))
+    with torch.no_grad():
+        seen = model.blind_maps(x, r)
+        assert not ran  # block 5 feeds only F_B, which no blind group reads
+        for k, g in enumerate(("mouth", "neck")):
+            full = model.backbone(x * r[:, k : k + 1])
+            for t in model.backbone.taps:
+                torch.testing.assert_close(seen[f"{t}@{g}"], full[t], rtol=0, atol=0)
+    hook.remove()
+    assert set(seen) == {f"{t}@{g}" for t in model.backbone.taps for g in ("mouth", "neck")}
+
+
 def test_blind_needs_its_regions_and_round_trips() -> None:
     model = MGGNet("gal", width=16, blind=("mouth",)).eval()
     x = torch.randn(2, 3, 64, 64)

@@ -41,7 +41,8 @@ DOWNLOAD_TIMEOUT_S = 10.0
 class Backbone(nn.Module):
     """A torchvision backbone as five sequential blocks; ``forward`` returns the tapped maps.
 
-    ``forward(x)`` returns ``{tap: F_b for each tap} | {"final": F_B}``.
+    ``forward(x)`` returns ``{tap: F_b for each tap} | {"final": F_B}``; ``forward(x,
+    final=False)`` stops after the last tap and returns the taps alone.
     """
 
     def __init__(self, name: str, stages: nn.ModuleDict, channels: dict[str, int],
@@ -62,9 +63,11 @@ class Backbone(nn.Module):
         self.taps = tuple(sorted(taps, key=BLOCKS.index))
         self.final_channels = channels["block5"]
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, final: bool = True) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         for name, stage in self.stages.items():
+            if not final and len(out) == len(self.taps):
+                return out  # the blocks after the last tap would feed only F_B
             x = stage(x)
             if name in self.taps:
                 out[name] = x

@@ -206,7 +206,7 @@ class MGGNet(nn.Module):
                 f"regions of shape {want} (data.synthfaces.blind.RegionSource), got {got}")
         feats: dict[str, torch.Tensor] = {}
         for k, g in enumerate(self.blind):
-            seen = self.backbone(x * regions[:, k : k + 1].to(x.dtype))
+            seen = self.backbone(x * regions[:, k : k + 1].to(x.dtype), final=False)
             feats.update({f"{b}@{g}": seen[b] for b in self.backbone.taps})
         return feats
 

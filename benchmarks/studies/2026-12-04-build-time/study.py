@@ -1,0 +1,158 @@
+"""Issue 19, target 5: levers on a first build's time. Stage 1 (the width-32 ResNet-18 every
+variant starts from) is the largest cell of a first build; the blind network's setup (its
+groups' maps of blinded images) is the next largest that is not a training.
+
+    python study.py run LEVER OUT.json [--variants mggnet] [--seed 0]
+    python study.py speed OUT.json [--steps 20] [--rounds 4]
+    python study.py blind OUT.json [--batches 8] [--rounds 4]
+
+``LEVER``: ``profile`` (stage 1 as ``PROFILES["quick"]``: batch 32, SGD lr 0.1 / 0.01, trained
+again in its own folders), ``b64`` (batch 64, lr 0.2 / 0.02: the linear scaling rule of Goyal
+et al., 2017), ``b64-lr1`` (batch 64, lr 0.1 / 0.01), ``bf16`` (batch 32, bf16 autocast on the
+CPU: the package autocasts on CUDA only, so this study patches ``autocast_for`` and
+``Run.amp`` in its own process; stage 2 and the cached features stay fp32). Stage 2 as the
+profile. The runs go through the book's own ``book.trained_model`` (``run`` is
+``../2026-12-03-levers/study.py``'s). ``speed``: a stage-1 step at batch 32 and 64.
+``blind``: one batch of the blind setup's maps through the whole trunk (as before 2026-12-04)
+and through the tapped blocks only (``Backbone.forward(x, final=False)``, what
+``MGGNet.blind_maps`` now runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "2026-12-03-levers"))
+import study as levers  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(  # the narrow-stem study's step timer
+    "narrow_stem", Path(__file__).resolve().parent.parent / "2026-12-04-narrow-stem" / "study.py")
+narrow_stem = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(narrow_stem)
+_time = narrow_stem._time  # seconds per call of a step, after 3 warm-up calls
+
+LEVERS = {"profile": {}, "b64": {"batch_size": 64, "lr": 0.2, "low_lr": 0.02},
+          "b64-lr1": {"batch_size": 64, "lr": 0.1, "low_lr": 0.01},
+          "bf16": {"amp": "bf16"}}
+
+
+def settings_of(lever: str) -> dict:
+    """``book.trained_model`` keyword arguments of ``lever`` (both stages tagged in ``extra``
+    so that their run folders never collide with the book's)."""
+    from mggnet_lite.training.config import PROFILE_SETTINGS
+
+    note = {"lever": f"2026-12-04-stage1-{lever}"}
+    pre = {**PROFILE_SETTINGS["quick"]["pretrain"], **LEVERS[lever], "extra": dict(note)}
+    return {"extra": dict(note), "pretrain": pre}
+
+
+def patch_cpu_bf16() -> None:
+    """``amp="bf16"`` autocasts on the CPU too, in this process (stage 1 of ``bf16`` only: the
+    profile's stage 2 has ``amp="none"``)."""
+    from contextlib import nullcontext
+
+    from mggnet_lite.training import evaluate, run, step
+
+    def autocast_for(device, amp):
+        return torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16" \
+            else nullcontext()
+
+    evaluate.autocast_for = step.autocast_for = autocast_for
+    run.Run.amp = property(lambda self: self.cfg.amp)  # the package: "none" off CUDA
+
+
+def speed(out: str, steps: int = 20, rounds: int = 4) -> None:
+    """Seconds per stage-1 step (the baseline, 64 px, SGD with momentum, forward + backward)
+    at batch 32 and 64, interleaved rounds, medians; and the ratio per image."""
+    from mggnet_lite.nn.mggnet import build_model
+    from mggnet_lite.training.runtime import machine_info
+
+    torch.manual_seed(0)
+    model = build_model("baseline", "resnet18", None, width=32)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    times: dict[int, list[float]] = {32: [], 64: []}
+    for _ in range(rounds):
+        for batch in times:
+            x, y = torch.randn(batch, 3, 64, 64), (torch.rand(batch, 40) > 0.5).float()
+
+            def step(x: torch.Tensor = x, y: torch.Tensor = y) -> None:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    model(x).base_logits, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            times[batch].append(_time(step, steps))
+    med = {b: sorted(t)[len(t) // 2] for b, t in times.items()}
+    res = {"machine": machine_info("cpu"), "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "steps": steps, "rounds": rounds,
+           "step_s": times, "median_step_s": med,
+           "images_per_s": {b: b / s for b, s in med.items()},
+           "per_image_ratio_64_over_32": (med[64] / 64) / (med[32] / 32)}
+    print(json.dumps({k: res[k] for k in ("median_step_s", "images_per_s",
+                                          "per_image_ratio_64_over_32")}, indent=1))
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
+def blind(out: str, batches: int = 8, rounds: int = 4) -> None:
+    """Seconds per batch of 128 blinded images (stage 2's batch, in which the features are
+    computed): the trunk to block 5 against the trunk to the last tap (block 4), interleaved
+    rounds, medians."""
+    from mggnet_lite.nn.mggnet import build_model
+    from mggnet_lite.training.runtime import machine_info
+
+    torch.manual_seed(0)
+    model = build_model("mggnet", "resnet18", None, width=32, pool="mass").eval()
+    x = torch.randn(128, 3, 64, 64)
+    times: dict[str, list[float]] = {"to block 5": [], "to the last tap": []}
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for name, final in (("to block 5", True), ("to the last tap", False)):
+                times[name].append(_time(lambda f=final: model.backbone(x, final=f),
+                                               batches))
+    med = {k: sorted(t)[len(t) // 2] for k, t in times.items()}
+    res = {"machine": machine_info("cpu"), "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "batch": 128, "batches": batches,
+           "rounds": rounds, "batch_s": times, "median_batch_s": med,
+           "ratio": med["to the last tap"] / med["to block 5"]}
+    print(json.dumps({k: res[k] for k in ("median_batch_s", "ratio")}, indent=1))
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("lever", choices=list(LEVERS))
+    r.add_argument("out")
+    r.add_argument("--variants", nargs="+", default=["mggnet"])
+    r.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("speed")
+    s.add_argument("out")
+    s.add_argument("--steps", type=int, default=20)
+    s.add_argument("--rounds", type=int, default=4)
+    b = sub.add_parser("blind")
+    b.add_argument("out")
+    b.add_argument("--batches", type=int, default=8)
+    b.add_argument("--rounds", type=int, default=4)
+    a = p.parse_args()
+    if a.cmd == "speed":
+        speed(a.out, a.steps, a.rounds)
+        return
+    if a.cmd == "blind":
+        blind(a.out, a.batches, a.rounds)
+        return
+    if a.lever == "bf16":
+        patch_cpu_bf16()
+    levers.settings_of = settings_of  # the levers study's run reads settings_of(lever)
+    levers.run(a.lever, a.out, a.variants, a.seed)
+
+
+if __name__ == "__main__":
+    main()
