@@ -63,3 +63,16 @@ def test_a_failed_stage_still_leaves_the_report(tmp_path) -> None:
     assert "generation FAILED" in done.stdout
     report = json.loads((out / "h200_run.json").read_text())
     assert report["stage_seconds"]["generation"] is None
+
+
+def test_on_cuda_it_trains_at_512_on_the_scaled_schedule(tmp_path) -> None:
+    """The H200 defaults (issue [4/4], item 3): ours at batch 512 with Sec. 4.1's lrs scaled by
+    512 / 144, the plain pipeline at the paper's 144. Read from the script's first line, which
+    it prints before any stage (N=-5 then stops it at the first stage, on any machine)."""
+    env = {**os.environ, "N": "-5", "DEVICE": "cuda", "OUTDIR": str(tmp_path / "out"),
+           "WORK": str(tmp_path / "work"), "PY": sys.executable}
+    env = {k: v for k, v in env.items() if k not in ("BATCH", "PLAIN_BATCH", "SCHEDULE")}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "h200_run.sh")], env=env,
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode != 0 and "generation FAILED" in done.stdout
+    assert "224 px, batch 512 (scaled schedule; plain pipeline: batch 144)" in done.stdout

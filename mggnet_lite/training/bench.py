@@ -7,8 +7,10 @@ the baseline and MGG-Net for a few steps two ways, on the same data and machine,
 * **plain**: the paper's setting as a typical script writes it: our ``CelebA`` Dataset with a
   torchvision transform (resize to S x S, random flip, ToTensor, Normalize), a
   ``DataLoader`` with ``workers`` processes (persistent, so epoch restarts of a tiny
-  benchmark set do not count), fp32, eager, NCHW, batch 144, and ``loss.item()`` every
-  step for the running loss (the usual logging, and a host sync per step).
+  benchmark set do not count), fp32, eager, NCHW, batch 144 (or ``plain_batch_size``: the
+  paper's batch, while ours may run the batch its scaled schedule trains with), and
+  ``loss.item()`` every step for the running loss (the usual logging, and a host sync per
+  step).
 * **ours**: what ``train`` does: the decoded uint8 cache (built before timing, its build
   time reported separately) read by :func:`mggnet_lite.data.make_loader` on the device
   (resize, flip, normalise as tensor ops), bf16 autocast + channels_last on CUDA (fp32 NCHW
@@ -25,7 +27,7 @@ import argparse
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -206,13 +208,15 @@ def machine_slug(info: dict[str, Any]) -> str:
 
 def _measure(
     ds: Any, cache: Any, variants: tuple[str, ...], s: Setting, *, workers: int,
-    compile: bool | str,
+    compile: bool | str, plain_batch_size: int | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """``(rates, detail)`` of both pipelines for each variant, printed as they come."""
+    """``(rates, detail)`` of both pipelines for each variant, printed as they come; the plain
+    one at ``plain_batch_size`` when given (else ``s.batch_size``)."""
+    plain = replace(s, batch_size=plain_batch_size or s.batch_size)
     rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     detail: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     for v in variants:
-        r = plain_rate(ds, v, s, workers=workers)
+        r = plain_rate(ds, v, plain, workers=workers)
         rates["plain"][v], detail["plain"][v] = r["images_per_s"], r
         print(f"plain {v:>9}: {r['images_per_s']:9.1f} img/s", flush=True)
         r = ours_rate(cache, v, s, compile=compile)
@@ -232,6 +236,7 @@ def run_bench(
     split: str = "all",
     image_size: int = paper.IMAGE_SIZE,
     batch_size: int = paper.BATCH_SIZE,
+    plain_batch_size: int | None = None,
     steps: int = 20,
     warmup: int = 5,
     workers: int | None = None,
@@ -242,7 +247,8 @@ def run_bench(
     threads: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Measure both pipelines for each variant; returns the JSON-ready result."""
+    """Measure both pipelines for each variant; returns the JSON-ready result. ``batch_size``
+    is ours, ``plain_batch_size`` the plain pipeline's (default: the same)."""
     from ..data import CelebA, open_cache, synthesize
 
     if threads:
@@ -261,7 +267,9 @@ def run_bench(
         cores = machine_info()["cpu_cores"]
         workers = min(16, cores) if dev.type == "cuda" else 0
     setting = Setting(dev, backbone, image_size, batch_size, steps, warmup)
-    rates, detail = _measure(ds, cache, variants, setting, workers=workers, compile=compile)
+    plain_batch_size = plain_batch_size or batch_size
+    rates, detail = _measure(ds, cache, variants, setting, workers=workers, compile=compile,
+                             plain_batch_size=plain_batch_size)
     machine = machine_info(dev)
     return {
         "kind": "mggnet-lite throughput",
@@ -276,6 +284,7 @@ def run_bench(
             "n_images": len(ds),
             "image_size": image_size,
             "batch_size": batch_size,
+            "plain_batch_size": plain_batch_size,
             "steps": steps,
             "warmup_steps": warmup,
             "workers": workers,
@@ -327,6 +336,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="all", choices=tuple(SPLITS))
     p.add_argument("--image-size", type=int, default=None, help=f"default {paper.IMAGE_SIZE}")
     p.add_argument("--batch-size", type=int, default=None, help=f"default {paper.BATCH_SIZE}")
+    p.add_argument("--plain-batch-size", type=int, default=None,
+                   help="the plain pipeline's batch (default: --batch-size)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 20)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (5)")
     p.add_argument(
@@ -368,6 +379,7 @@ def cli_main(args: argparse.Namespace) -> int:
         split=args.split,
         image_size=args.image_size,
         batch_size=args.batch_size,
+        plain_batch_size=args.plain_batch_size,
         steps=args.steps,
         warmup=args.warmup,
         workers=args.workers,
