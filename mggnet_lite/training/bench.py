@@ -208,11 +208,11 @@ def machine_slug(info: dict[str, Any]) -> str:
 
 def _measure(
     ds: Any, cache: Any, variants: tuple[str, ...], s: Setting, *, workers: int,
-    compile: bool | str, plain_batch_size: int | None = None,
+    compile: bool | str, plain_batch_size: int,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``(rates, detail)`` of both pipelines for each variant, printed as they come; the plain
-    one at ``plain_batch_size`` when given (else ``s.batch_size``)."""
-    plain = replace(s, batch_size=plain_batch_size or s.batch_size)
+    one at ``plain_batch_size``, ours at ``s.batch_size``."""
+    plain = replace(s, batch_size=plain_batch_size)
     rates: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     detail: dict[str, dict[str, Any]] = {"plain": {}, "ours": {}}
     for v in variants:
