@@ -50,7 +50,9 @@ CRITERIA = ("prediction", "balanced")  # Sec. 4.1: the two training criteria (Ta
 #: what a run learns: the 40 attributes, or (stage 1 on SynthFaces, the stand-in for ImageNet)
 #: how each image was drawn (data.synthfaces.drawing)
 TARGETS = ("attributes", "drawing")
-AMP_MODES = ("bf16", "none")
+#: bf16 autocast on CUDA (fp32 on a CPU); also in training on a CPU that computes bf16 natively
+#: (the quick profile; evaluation there stays fp32: training/evaluate.py, ``autocast_for``); none
+AMP_MODES = ("bf16", "bf16-native", "none")
 OPTIMIZERS = ("sgd", "adam")  # Sec. 4.1: SGD; Adam: the quick profile's frozen-backbone stage
 #: Sec. 4.1's lr then low_lr; warm-up + cosine (one-cycle); Sec. 4.1's steps with lr and low_lr
 #: scaled linearly with the batch (``lr_at``)
@@ -128,7 +130,7 @@ class TrainConfig:
     seed: int = 0
     # speed path (ARCHITECTURE.md, "Speed")
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: str = "bf16"  # bf16 | none; autocast is used on CUDA only
+    amp: str = "bf16"  # one of AMP_MODES (bf16: autocast on CUDA only)
     channels_last: bool = True  # used on CUDA only
     compile: bool | str = False  # True ("default") or one of COMPILE_MODES: training/step.py
     loader: str = "auto"  # one of data.LOADERS (data.resolve_loader decides "auto")
@@ -304,7 +306,9 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "low_lr": 2e-3,
         "weight_decay": 0.0,
         "flip": False,
-        "amp": "none",
+        # both stages train in bf16 where the CPU has it natively (1.3x stage 1, 1.4-1.9x stage
+        # 2; benchmarks/studies/2026-12-04-build-time), fp32 elsewhere; evaluation in fp32
+        "amp": "bf16-native",
         "channels_last": False,
         "loader": "cache",
         "synth_n": 20_400,
@@ -426,6 +430,8 @@ def make_config(
             if not eq:
                 raise ValueError(f"--set {item!r}: expected key=value, e.g. --set lr=0.02")
             set_values[key.strip()] = parse_value(value.strip())
+    if "amp" in set_values and set_values["amp"] is None:  # --set amp=none: the mode, not None
+        set_values["amp"] = "none"
     dataset = set_values.get("dataset", given.get("dataset", cfg.dataset))
     criterion = set_values.get("criterion", given.get("criterion", cfg.criterion))
     if name in ("full", "synth") and (dataset, criterion) in PAPER_SCHEDULES:

@@ -36,7 +36,7 @@ from ..files import atomic_write_json
 from ..metrics import AttributeMetrics, majority_accuracy
 from ..paper import TABLE1, TABLE2
 from .checkpoint import data_info
-from .runtime import machine_info, versions
+from .runtime import cpu_has_native_bf16, machine_info, versions
 
 VARIANT_NAMES = {
     "baseline": "Baseline",
@@ -70,10 +70,17 @@ def data_label(info: Mapping[str, Any], split: str, n: int) -> str:
 # ----------------------------------------------------------------------------- loop
 
 
-def autocast_for(device: torch.device, amp: str) -> Any:
-    """bf16 autocast on CUDA when ``amp == "bf16"`` (ARCHITECTURE.md, "Speed"), else nothing."""
-    if device.type == "cuda" and amp == "bf16":
+def autocast_for(device: torch.device, amp: str, *, training: bool = False) -> Any:
+    """bf16 autocast for ``TrainConfig.amp`` (ARCHITECTURE.md, "Speed"), else nothing: on CUDA
+    unless ``amp == "none"``; on a CPU only with ``amp == "bf16-native"``, in training, where the
+    CPU computes bf16 natively (:func:`~.runtime.cpu_has_native_bf16`). Evaluation on a CPU
+    stays fp32, so a run's scores and the book's own passes over a split are the same numbers."""
+    if amp == "none":
+        return nullcontext()
+    if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and training and amp == "bf16-native" and cpu_has_native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 

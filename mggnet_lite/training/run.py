@@ -239,7 +239,8 @@ class Run:
 
     @property
     def amp(self) -> str:
-        return self.cfg.amp if self.device.type == "cuda" else "none"
+        """``cfg.amp``: :func:`~.evaluate.autocast_for` decides what it means on this device."""
+        return self.cfg.amp
 
     @property
     def sync_every(self) -> int:

@@ -3,6 +3,7 @@ versions (ARCHITECTURE.md, "Speed": every measured claim comes with its hardware
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -30,6 +31,21 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return dev
 
 
+@functools.lru_cache(maxsize=4)
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 natively (``avx512_bf16`` or ``amx_bf16`` among the flags
+    of ``cpuinfo``; False where there is no such file). There bf16 autocast trains faster than
+    fp32 (1.3-1.9x for the quick profile's steps, ARCHITECTURE.md, "Speed"); elsewhere oneDNN
+    emulates it, slower than fp32."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -53,6 +69,7 @@ def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
         "cpu": _cpu_name(),
         "cpu_cores": cores,
         "torch_threads": torch.get_num_threads(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
     }
     dev = torch.device(device) if device is not None else None
     if torch.cuda.is_available():

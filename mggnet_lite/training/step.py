@@ -61,7 +61,7 @@ def _no_phase(name: str) -> contextlib.AbstractContextManager[None]:
 def forward_loss(model: torch.nn.Module, loss_fn: Callable[[MGGOutput, torch.Tensor], torch.Tensor],
                  x: Any, y: torch.Tensor, *, device: torch.device, amp: str = "none") -> StepOut:
     """The forward pass and Eq. 5's loss (in fp32): (probabilities, loss)."""
-    with autocast_for(device, amp):
+    with autocast_for(device, amp, training=True):
         out = float_output(model(x))
     return out.probs, loss_fn(out, y)
 
@@ -124,7 +124,7 @@ def train_step(
         with phase("forward"):
             probs, loss = compiled(x, y)
     else:
-        with phase("forward"), autocast_for(device, amp):
+        with phase("forward"), autocast_for(device, amp, training=True):
             out = float_output(model(x))  # the loss in fp32
         with phase("loss"):
             probs, loss = out.probs, loss_fn(out, y)  # Eq. 5

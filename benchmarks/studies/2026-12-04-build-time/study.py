@@ -5,17 +5,21 @@ groups' maps of blinded images) is the next largest that is not a training.
     python study.py run LEVER OUT.json [--variants mggnet] [--seed 0]
     python study.py speed OUT.json [--steps 20] [--rounds 4]
     python study.py blind OUT.json [--batches 8] [--rounds 4]
+    python study.py stage2 OUT.json [--steps 15] [--rounds 3]
 
 ``LEVER``: ``profile`` (stage 1 as ``PROFILES["quick"]``: batch 32, SGD lr 0.1 / 0.01, trained
 again in its own folders), ``b64`` (batch 64, lr 0.2 / 0.02: the linear scaling rule of Goyal
 et al., 2017), ``b64-lr1`` (batch 64, lr 0.1 / 0.01), ``bf16`` (batch 32, bf16 autocast on the
-CPU: the package autocasts on CUDA only, so this study patches ``autocast_for`` and
-``Run.amp`` in its own process; stage 2 and the cached features stay fp32). Stage 2 as the
-profile. The runs go through the book's own ``book.trained_model`` (``run`` is
+CPU; when it was run the package autocast on CUDA only and this study patched ``autocast_for``
+in its process, evaluation included; since then it is the package's ``amp="bf16-native"``,
+whose evaluation stays fp32). Stage 2 and the cached features are fp32 in every lever
+(``amp="none"``), as the profile was when these ran. The runs go through the book's own ``book.trained_model`` (``run`` is
 ``../2026-12-03-levers/study.py``'s). ``speed``: a stage-1 step at batch 32 and 64.
 ``blind``: one batch of the blind setup's maps through the whole trunk (as before 2026-12-04)
 and through the tapped blocks only (``Backbone.forward(x, final=False)``, what
-``MGGNet.blind_maps`` now runs).
+``MGGNet.blind_maps`` now runs). ``stage2``: a stage-2 step (Adam, batch 128, random features
+of the profile's shapes) of GAL, independent and MGG-Net, fp32 against ``amp="bf16-native"``
+(bf16 autocast on a CPU that has it), interleaved rounds, minima.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ narrow_stem = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(narrow_stem)
 _time = narrow_stem._time  # seconds per call of a step, after 3 warm-up calls
 
-LEVERS = {"profile": {}, "b64": {"batch_size": 64, "lr": 0.2, "low_lr": 0.02},
-          "b64-lr1": {"batch_size": 64, "lr": 0.1, "low_lr": 0.01},
-          "bf16": {"amp": "bf16"}}
+LEVERS = {"profile": {"amp": "none"},
+          "b64": {"batch_size": 64, "lr": 0.2, "low_lr": 0.02, "amp": "none"},
+          "b64-lr1": {"batch_size": 64, "lr": 0.1, "low_lr": 0.01, "amp": "none"},
+          "bf16": {"amp": "bf16-native"}}
 
 
 def settings_of(lever: str) -> dict:
@@ -49,22 +54,7 @@ def settings_of(lever: str) -> dict:
 
     note = {"lever": f"2026-12-04-stage1-{lever}"}
     pre = {**PROFILE_SETTINGS["quick"]["pretrain"], **LEVERS[lever], "extra": dict(note)}
-    return {"extra": dict(note), "pretrain": pre}
-
-
-def patch_cpu_bf16() -> None:
-    """``amp="bf16"`` autocasts on the CPU too, in this process (stage 1 of ``bf16`` only: the
-    profile's stage 2 has ``amp="none"``)."""
-    from contextlib import nullcontext
-
-    from mggnet_lite.training import evaluate, run, step
-
-    def autocast_for(device, amp):
-        return torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16" \
-            else nullcontext()
-
-    evaluate.autocast_for = step.autocast_for = autocast_for
-    run.Run.amp = property(lambda self: self.cfg.amp)  # the package: "none" off CUDA
+    return {"extra": dict(note), "pretrain": pre, "amp": "none"}  # stage 2 in fp32
 
 
 def speed(out: str, steps: int = 20, rounds: int = 4) -> None:
@@ -125,6 +115,44 @@ def blind(out: str, batches: int = 8, rounds: int = 4) -> None:
     Path(out).write_text(json.dumps(res, indent=1) + "\n")
 
 
+def stage2(out: str, steps: int = 15, rounds: int = 3) -> None:
+    """Seconds per stage-2 step (``train_step`` on ``AfterBackbone``: Eq. 5, Adam 2e-3, batch
+    128, random block-3 / block-4 / final features at the profile's shapes) per variant, with
+    ``amp="none"`` and ``"bf16-native"``, interleaved rounds, minima; and fp32 / bf16."""
+    import functools
+
+    from mggnet_lite.losses import mggnet_loss
+    from mggnet_lite.nn.mggnet import MGGNet
+    from mggnet_lite.training.run import AfterBackbone
+    from mggnet_lite.training.runtime import machine_info
+    from mggnet_lite.training.step import train_step
+
+    torch.manual_seed(0)
+    feats = {"block3": torch.randn(128, 64, 8, 8), "block4": torch.randn(128, 128, 4, 4),
+             "final": torch.randn(128, 256)}
+    y, cpu = (torch.rand(128, 40) < 0.3).float(), torch.device("cpu")
+    loss = functools.partial(mggnet_loss, pos_weight=None)
+    times: dict[str, dict[str, list[float]]] = {}
+    for _ in range(rounds):
+        for variant in ("gal", "independent", "mggnet"):
+            for amp in ("none", "bf16-native"):
+                model = MGGNet(variant, "resnet18", None, width=32, pool="mass")
+                model.backbone.requires_grad_(False)
+                net = AfterBackbone(model).train()
+                opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
+                                       lr=2e-3, foreach=True)
+                times.setdefault(variant, {}).setdefault(amp, []).append(_time(
+                    lambda n=net, o=opt, a=amp: train_step(n, o, loss, feats, y, device=cpu,
+                                                           amp=a), steps))
+    best = {v: {a: min(t) for a, t in d.items()} for v, d in times.items()}
+    res = {"machine": machine_info("cpu"), "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "steps": steps, "rounds": rounds,
+           "step_s": times, "min_step_s": best,
+           "fp32_over_bf16": {v: d["none"] / d["bf16-native"] for v, d in best.items()}}
+    print(json.dumps({k: res[k] for k in ("min_step_s", "fp32_over_bf16")}, indent=1))
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -141,15 +169,20 @@ def main() -> None:
     b.add_argument("out")
     b.add_argument("--batches", type=int, default=8)
     b.add_argument("--rounds", type=int, default=4)
+    t = sub.add_parser("stage2")
+    t.add_argument("out")
+    t.add_argument("--steps", type=int, default=15)
+    t.add_argument("--rounds", type=int, default=3)
     a = p.parse_args()
+    if a.cmd == "stage2":
+        stage2(a.out, a.steps, a.rounds)
+        return
     if a.cmd == "speed":
         speed(a.out, a.steps, a.rounds)
         return
     if a.cmd == "blind":
         blind(a.out, a.batches, a.rounds)
         return
-    if a.lever == "bf16":
-        patch_cpu_bf16()
     levers.settings_of = settings_of  # the levers study's run reads settings_of(lever)
     levers.run(a.lever, a.out, a.variants, a.seed)
 
