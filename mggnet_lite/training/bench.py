@@ -14,7 +14,8 @@ the baseline and MGG-Net for a few steps two ways, on the same data and machine,
 * **ours**: what ``train`` does: the decoded uint8 cache (built before timing, its build
   time reported separately) read by :func:`mggnet_lite.data.make_loader` on the device
   (resize, flip, normalise as tensor ops), bf16 autocast + channels_last on CUDA (fp32 NCHW
-  on a CPU, where bf16 is slow), optional ``torch.compile``, no host sync per step.
+  on a CPU, as ``train``'s default ``amp="bf16"`` is there), optional ``torch.compile``, no
+  host sync per step.
 
 Rates are training images per second (forward, Eq. 5 loss, backward, SGD step, and
 the data pipeline), over ``steps`` timed steps after ``warmup`` untimed ones; on CUDA the
