@@ -37,23 +37,23 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     of ``cpuinfo``; False where there is no such file). There bf16 autocast trains faster than
     fp32 (1.3-1.9x for the quick profile's steps, ARCHITECTURE.md, "Speed"); elsewhere oneDNN
     emulates it, slower than fp32."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
+    flags = (_cpuinfo_field("flags", cpuinfo) or "").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def _cpu_name() -> str:
+def _cpuinfo_field(key: str, cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The value of the first ``key : value`` line of ``cpuinfo`` (Linux), or None."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+        for line in Path(cpuinfo).read_text().splitlines():
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_name() -> str:
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def machine_info(device: torch.device | str | None = None) -> dict[str, Any]:
