@@ -74,7 +74,13 @@ notebooks: $(VENV)/.test.stamp
 targets: $(VENV)/.test.stamp
 	$(BIN)/python -m pytest -m targets -s -p no:cacheprovider tests/test_targets.py
 
-test: lint unit notebooks
+# make test: the unit tests and every chapter (nbval) in one session on every core, each worker
+# with its share of the cores and the longest files first (tests/_schedule.py), so that neither
+# waits for the other; it ends with each chapter's time. Chapters share trained runs through
+# runs/book/ (the first that needs one trains it; a kernel that needs it meanwhile waits, then
+# loads it).
+test: lint $(VENV)/.test.stamp
+	$(BIN)/python -m pytest -n auto --dist loadfile --nbval-lax --nbval-current-env tests book/[0-9]*.ipynb
 
 clean-book:
 	rm -rf _build

@@ -23,6 +23,7 @@ from PIL import Image
 from mggnet_lite.attributes import CELEBA_ATTRIBUTES
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/_*.py helpers
+import _schedule  # noqa: E402
 
 CELEBA_SIZE = (178, 218)  # (width, height) of CelebA's aligned crops
 
@@ -232,3 +233,24 @@ def celeba_root(tmp_path: Path) -> Path:
 def lfwa_root(tmp_path: Path) -> Path:
     """A 24-image LFWA release (10 train / 14 test)."""
     return write_lfwa(tmp_path / "lfwa_data")
+
+
+# ---- make test's one session: the longest files first, then each chapter's time -------------
+_durations: list[tuple[str, float]] = []
+
+
+def pytest_configure(config) -> None:
+    _schedule.share_cores()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    _schedule.order(items)
+
+
+def pytest_runtest_logreport(report) -> None:
+    _durations.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in _schedule.chapter_lines(_schedule.chapter_seconds(_durations)):
+        terminalreporter.write_line(line)

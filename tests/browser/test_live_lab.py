@@ -1,6 +1,10 @@
 """Acceptance 3: JupyterLab on 127.0.0.1, chapter 7 run in a real Chromium; moving the image
 slider and switching the group change the rendered mask frame (pixel comparison); uploading
-a photo to the "Your own photo" widget shows its explained face (issue [3/5])."""
+a photo to the "Your own photo" widget shows its explained face (issue [3/5]).
+
+Both tests use one JupyterLab and one run of the chapter (:func:`chapter`, module scope): the
+chapter takes most of a test's time, and the scrubber and the upload are separate widgets.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +14,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from mggnet_lite.files import atomic_write_bytes
 
-from .conftest import ROOT, free_port, images_differ, new_page
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, images_differ, new_page
 
 NOTEBOOK = "book/07_explorer.ipynb"
 RUN_TIMEOUT_MS = int(os.environ.get("MGGNET_BROWSER_RUN_TIMEOUT", "900")) * 1000
 
 
-@pytest.fixture()
-def lab(tmp_path: Path):
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
     """A JupyterLab server on 127.0.0.1 with a fresh workspace; yields its base URL + token.
 
     Autosave is off: the chapter is the committed, stripped notebook, and a test that runs
     longer than the autosave interval must not write its outputs into it (checked after).
     """
+    tmp_path = tmp_path_factory.mktemp("lab")
     port, token = free_port(), secrets.token_hex(16)
     chapter = ROOT / NOTEBOOK
     committed = chapter.read_bytes()
@@ -114,23 +118,40 @@ def _open_and_run_chapter(page, base: str, token: str) -> None:
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
-def test_live_scrubber_in_jupyterlab(lab, browser):
-    base, token = lab
-    t0 = time.perf_counter()
-    page = new_page(browser)
-    _open_and_run_chapter(page, base, token)
-    frame = "img.mggnet-mask-frame"
-    page.wait_for_selector(frame, state="visible", timeout=RUN_TIMEOUT_MS)
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-        " === 'idle' && document.querySelector('.mggnet-frames img.mf-frame')",
-        timeout=RUN_TIMEOUT_MS,
-        polling=1000,
-    )
-    ran = time.perf_counter() - t0
-    # the kernel answered the note's ping: the live page says its controls work
-    page.wait_for_selector(".mggnet-mask-scrubber .mggnet-note-live", timeout=20_000)
+@pytest.fixture(scope="module")
+def chapter(lab):
+    """Chapter 7 run once in JupyterLab, in its own headless Chromium: ``(page, seconds the
+    run took)``, once every cell has run (the kernel idle, the mask scrubber's frames shown)
+    and the kernel has answered the scrubber's ping."""
+    from playwright.sync_api import sync_playwright
 
+    base, token = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            t0 = time.perf_counter()
+            page = new_page(browser)
+            _open_and_run_chapter(page, base, token)
+            page.wait_for_selector("img.mggnet-mask-frame", state="visible",
+                                   timeout=RUN_TIMEOUT_MS)
+            page.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                ".status === 'idle' && document.querySelector('.mggnet-frames img.mf-frame')",
+                timeout=RUN_TIMEOUT_MS,
+                polling=1000,
+            )
+            ran = time.perf_counter() - t0
+            # the kernel answered the note's ping: the live page says its controls work
+            page.wait_for_selector(".mggnet-mask-scrubber .mggnet-note-live", timeout=20_000)
+            yield page, ran
+        finally:
+            browser.close()
+
+
+def test_live_scrubber_in_jupyterlab(chapter):
+    page, ran = chapter
+    t0 = time.perf_counter()
+    frame = "img.mggnet-mask-frame"
     img = page.locator(frame)
     img.scroll_into_view_if_needed()
     src0 = img.get_attribute("src")
@@ -151,7 +172,7 @@ def test_live_scrubber_in_jupyterlab(lab, browser):
     assert switched > 0.01, f"switching the group did not change the picture ({switched:.4f})"
     assert "Smiling" in page.inner_text(".mggnet-attr-table")
     print(
-        f"\nlive JupyterLab: chapter ran in {ran:.0f} s, whole test "
+        f"\nlive JupyterLab: chapter ran in {ran:.0f} s, then the test "
         f"{time.perf_counter() - t0:.0f} s; changed pixels: slider {moved:.1%}, "
         f"group {switched:.1%}; blocked non-local requests: {len(page.blocked)}"
     )
@@ -166,7 +187,7 @@ def _choose_file(page, button: str, file) -> None:
     chooser.value.set_files(file)
 
 
-def test_upload_a_photo_in_jupyterlab(lab, browser):
+def test_upload_a_photo_in_jupyterlab(chapter):
     """A user's upload (a click on the FileUpload button, a file picked in the file chooser)
     runs detection, alignment and the model in the kernel, and the explained face appears
     where there was no picture; a file that is not an image gives a message and hides the
@@ -174,19 +195,11 @@ def test_upload_a_photo_in_jupyterlab(lab, browser):
     from matplotlib import cbook
 
     photo = str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    base, token = lab
+    page, _ = chapter
     t0 = time.perf_counter()
-    page = new_page(browser)
-    _open_and_run_chapter(page, base, token)
     box = ".mggnet-photo-upload"
     button, frame = f"{box} button.widget-upload", f"{box} img.mggnet-photo-frame"
-    page.wait_for_selector(button, timeout=RUN_TIMEOUT_MS)
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-        " === 'idle'",
-        timeout=RUN_TIMEOUT_MS,
-        polling=1000,
-    )
+    page.wait_for_selector(button, timeout=20_000)
     page.wait_for_selector(f"{box} .mggnet-note-live", timeout=20_000)
     assert not page.is_visible(frame), "a picture is shown before any upload"
     src0 = page.eval_on_selector(frame, "e => e.src")
@@ -210,7 +223,7 @@ def test_upload_a_photo_in_jupyterlab(lab, browser):
     )
     page.wait_for_selector(frame, state="hidden", timeout=20_000)
     print(
-        f"\nupload in JupyterLab: whole test {time.perf_counter() - t0:.0f} s, explained face "
+        f"\nupload in JupyterLab (the chapter already run): {time.perf_counter() - t0:.0f} s, explained face "
         f"{size[0]} x {size[1]} px; blocked non-local requests: {len(page.blocked)}"
     )
     assert not page.blocked, f"JupyterLab tried the network: {page.blocked[:5]}"
