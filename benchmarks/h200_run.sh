@@ -7,7 +7,7 @@
 # baseline and MGG-Net, on the same data in the same run.
 #
 #   bash benchmarks/h200_run.sh                               # on the H200 (OUTDIR=/tmp/mgg_out)
-#   N=2000 DEVICE=cpu EPOCHS=1 bash benchmarks/h200_run.sh    # the same stages on a CPU
+#   N=1000 DEVICE=cpu EPOCHS=1 bash benchmarks/h200_run.sh    # the same stages on a CPU
 #
 # The fastest setting of issue [4/4]'s items 1-3 that keeps the paper's accuracy: the op-cut
 # step (item 1), eager, batch 512 with --schedule scaled (item 3: over the paper's 9 + 5 epochs
