@@ -139,6 +139,7 @@ def table(paths: list[str]) -> None:
     for block in ("block3", "block4"):
         for path in paths:
             r = json.loads(Path(path).read_text())
+            bf16 = "-bf16-" in Path(path).name  # trained with the profile's amp="bf16-native"
             groups = groups or r["groups"]
             if groups is r["groups"] and block == "block3" and path == paths[0]:
                 print("| trunk | stage 2 | variant | block | mean acc. | balanced | "
@@ -148,12 +149,14 @@ def table(paths: list[str]) -> None:
             s = r["settings"]
             trunk = ("width 32, max-pool (the profile)" if r["lever"] in ("book", "profile")
                      else f"width {s['width']}, no max-pool")
-            extra = [f"seed {r['seed']}"]
+            extra = [f"seed {r['seed']}"] + (["bf16"] if bf16 else [])
             pre = s.get("pretrain", {})
             if pre.get("epochs_at_lr", 5) != 5 or pre.get("epochs_at_low_lr", 1) != 1:
                 extra.append(f"stage 1 {pre['epochs_at_lr']}+{pre['epochs_at_low_lr']} epochs")
             if s.get("epochs_at_lr"):
                 extra.append(f"{s['epochs_at_lr']} epochs")
+            if s.get("lr"):
+                extra.append(f"lr {s['lr']:g}")
             if s.get("pool"):
                 extra.append(f"pool {s['pool']}")
             if s.get("extra", {}).get("gcl"):
@@ -180,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--stage1-epochs", type=int, nargs=2, default=None, metavar=("AT_LR", "LOW"),
                    help="stage 1's epochs at lr 0.1 and 0.01 (the profile: 5 1)")
     r.add_argument("--epochs", type=int, default=None, help="stage 2's epochs (the profile: 8)")
+    r.add_argument("--lr", type=float, default=None, help="stage 2's Adam lr (the profile: 2e-3)")
     r.add_argument("--detach-senders", action="store_true",
                    help="GCL's messages read the senders' f detached (patch_detach_senders)")
     s = sub.add_parser("speed")
@@ -201,6 +205,8 @@ def main(argv: list[str] | None = None) -> None:
                 out["extra"] = dict(note)
             if a.epochs:
                 out["epochs_at_lr"] = a.epochs
+            if a.lr:
+                out["lr"] = out["low_lr"] = a.lr
             if a.detach_senders:
                 patch_detach_senders()
                 out["extra"] = {**out.get("extra", {}), "gcl": "detached-senders"}
