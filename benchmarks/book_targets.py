@@ -87,6 +87,7 @@ def main(out: str) -> None:
                                     strict=True)),
         "pointing_ceiling": {b: dict(zip(model.group_names, loc[b]["ceiling"].tolist(),
                                          strict=True)) for b in model.backbone.taps},
+        "grid": {b: list(outs[f"masks:{b}"].shape[-2:]) for b in model.backbone.taps},
         "affinity_collapse": collapse,
         "hidden_groups": per_group,
         "blind_network": {"groups": list(blind_model.blind), "run": blind_report["checkpoint"],

@@ -44,6 +44,11 @@ criterion, they are {r['mggnet_balanced']['mean_accuracy']:.2f}% and
 """
 
 
+def _at_least(x: float) -> str:
+    """``0.98 or more``; ``1.00`` when it rounds to the top."""
+    return f"{x:.2f}" if f"{x:.2f}" == "1.00" else f"{x:.2f} or more"
+
+
 def _masks(r: dict) -> str:
     hit, lift = r["pointing_game"]["block3"], r["lift"]["block3"]
     chance, best3, best4 = r["pointing_chance"], r["pointing_ceiling"]["block3"], \
@@ -53,6 +58,11 @@ def _masks(r: dict) -> str:
     twice = sum(hit[g] >= 2 * chance[g] for g in hit)
     lift2 = sum(v >= 2 for v in lift.values())
     blind4 = [g for g in ("eyes", "nose", "mouth") if best4[g] < 0.5]
+    g3, g4 = (" x ".join(str(n) for n in r["grid"][b]) for b in ("block3", "block4"))
+    four = (f"Block 4's {g4} grid cannot point at the "
+            f"{', '.join(f'{g} ({best4[g]:.2f})' for g in blind4)} of these 64-px faces, however "
+            "well it learns." if blind4 else
+            f"Block 4's {g4} grid could reach {_at_least(min(best4.values()))} for every group.")
     gap = r["gap_lift_block3"]
     return f"""
 **Where GAL's block-3 masks point.** They put more of their mass on their parts than a uniform
@@ -66,10 +76,9 @@ block-3 mask maximum lies inside the group's region; a tie is split over the pea
 | chance (region's area share) | {' | '.join(f'{chance[g]:.2f}' for g in order)} |
 
 - {half} of 8 groups reach one half or more, and {twice} reach twice chance or more.
-- Block 3's 8 x 8 grid could reach {min(best3.values()):.2f} or more for every group: the
+- Block 3's {g3} grid could reach {_at_least(min(best3.values()))} for every group: the
   "best" column of chapter 2, `analysis.pointing_ceiling`.
-- Block 4's 4 x 4 grid cannot point at the {', '.join(f'{g} ({best4[g]:.2f})' for g in blind4)}
-  of these 64-px faces, however well it learns.
+- {four}
 - Chapter 2 also trains its GAL network with Eq. 1's GAP: those block-3 masks have a lift of
   {min(gap.values()):.1f} to {max(gap.values()):.1f}.
 """

@@ -25,6 +25,8 @@ if __name__ == "__main__":
             "optimizer=sgd",
             "schedule=step",
             "width=64",
+            "stem_pool=true",  # the paper's trunk and training, not the quick profile's
+            "detach_senders=false",
             "pool=gap",
             "flip=true",
             "lr=0.1",

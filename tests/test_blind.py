@@ -192,6 +192,6 @@ def test_a_blind_run_trains_scores_and_hides(tmp_path) -> None:
     plain = torch.load(tmp_path / "run/pretrain/features/train-64px-block3.pt",
                        weights_only=True)["features"]
     assert blinded.shape == plain.shape and not torch.equal(blinded, plain)
-    model = build_model("mggnet", weights=tmp_path / "run" / "last.pt", width=32,
-                        pool="mass", blind=("mouth",))
+    model = build_model("mggnet", weights=tmp_path / "run" / "last.pt", width=cfg.width,
+                        stem_pool=cfg.stem_pool, pool="mass", blind=("mouth",))
     assert set(model.state_dict()) == set(result.model.state_dict())

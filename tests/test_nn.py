@@ -237,3 +237,39 @@ def test_from_config_rebuilds_the_same_architecture():
     b = type(a).from_config(a.config)
     assert b.config == a.config and b.backbone.taps == ("block4",)
     b.load_state_dict(a.state_dict())  # same parameter names and shapes
+
+
+def test_gcl_detached_senders_keep_eq2_forward_and_cut_the_message_gradient():
+    """``detach_senders``: f' is Eq. 2's to the bit; d f'_i / d f_j (j != i) flows only
+    through the messages, so it is zero detached and nonzero joint (Eq. 5's training)."""
+    torch.manual_seed(0)
+    joint = GraphCorrelation(6, 4)
+    cut = GraphCorrelation(6, 4, detach_senders=True)
+    cut.load_state_dict(joint.state_dict())
+    f = torch.randn(2, 4, 6)
+    grads, outs = {}, {}
+    for name, gcl in (("joint", joint), ("cut", cut)):
+        x = f.clone().requires_grad_(True)
+        out, e = gcl(x)
+        out[:, 0].sum().backward()  # node 0's output only
+        grads[name], outs[name] = x.grad, (out.detach(), e.detach())
+    assert all(torch.equal(a, b) for a, b in zip(outs["joint"], outs["cut"], strict=True))
+    assert grads["joint"][:, 1:].abs().sum() > 0  # the senders get node 0's gradient ...
+    assert torch.count_nonzero(grads["cut"][:, 1:]) == 0  # ... unless detached
+    assert grads["cut"][:, 0].abs().sum() > 0  # f_0's own path, (1 - alpha) f_0, remains
+
+
+def test_stem_without_max_pool_doubles_every_grid_with_the_same_weights():
+    with_pool = build_model("mggnet", width=8).eval()
+    without = build_model("mggnet", width=8, stem_pool=False).eval()
+    assert with_pool.state_dict().keys() == without.state_dict().keys()
+    without.load_state_dict(with_pool.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    a, b = with_pool(x), without(x)
+    assert a.masks["block3"].shape[-2:] == (8, 8)
+    assert b.masks["block3"].shape[-2:] == (16, 16)
+    assert b.masks["block4"].shape[-2:] == (8, 8)
+    assert type(without).from_config(without.config).backbone.stages["block1"][-1].__class__ \
+        is torch.nn.ReLU
+    with pytest.raises(ValueError, match="stem_pool=False"):
+        build_model("mggnet", "vgg16", stem_pool=False)

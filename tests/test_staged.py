@@ -140,7 +140,9 @@ def test_quick_profile_two_stages_end_to_end(tmp_path) -> None:
             assert torch.equal(state[k], v), k
     assert not torch.equal(state["base_head.weight"], pre_ckpt["model"]["base_head.weight"])
     assert result.model.gal["block3"].pool == "mass"
-    assert result.model.backbone.channels["block3"] == 64  # width 32
+    assert result.model.backbone.channels["block3"] == 32  # width 16
+    assert result.model.config["stem_pool"] is False  # block 3 at 16 x 16 for 64 px
+    assert result.model.gcl["block3"].detach_senders
     assert [h["steps"] for h in result.history] == [3] * cfg.epochs
     feats = sorted(p.name for p in feature_dir(tmp_path / "run/pretrain/last.pt").glob("*.pt"))
     assert feats == ["train-64px-block3.pt", "train-64px-block4.pt", "train-64px-final.pt"]

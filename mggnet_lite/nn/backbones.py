@@ -108,12 +108,15 @@ def _torchvision_model(name: str, width: int = 64) -> nn.Module:
     return model
 
 
-def _split(name: str, model: nn.Module, width: int = 64) -> tuple[nn.ModuleDict, dict[str, int]]:
-    """Cut a torchvision classifier into the five blocks of the module docstring's table."""
+def _split(name: str, model: nn.Module, width: int = 64, stem_pool: bool = True
+           ) -> tuple[nn.ModuleDict, dict[str, int]]:
+    """Cut a torchvision classifier into the five blocks of the module docstring's table.
+    ``stem_pool=False`` (ResNets): block 1 without the stem's 3x3 / 2 max-pool, so every
+    later block's map is twice as fine (the max-pool has no parameters: same state dict)."""
     if name.startswith("resnet"):
         m = model
-        stages = [nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool), m.layer1, m.layer2,
-                  m.layer3, m.layer4]
+        stem = [m.conv1, m.bn1, m.relu] + ([m.maxpool] if stem_pool else [])
+        stages = [nn.Sequential(*stem), m.layer1, m.layer2, m.layer3, m.layer4]
         channels = [width, width, 2 * width, 4 * width, 8 * width]
     elif name == "vgg16":
         f = model.features
@@ -182,17 +185,23 @@ def build_backbone(
     taps: Sequence[str] = TAPS,
     weights: str | os.PathLike | None = None,
     width: int = 64,
+    stem_pool: bool = True,
 ) -> Backbone:
     """A backbone of Table 4 with feature taps; ``weights``: None, ``"imagenet"`` or a path.
 
     A path may hold a torchvision state dict of the same architecture (its classifier
     keys are ignored). ``width`` (ResNets only): channels of the first stage, doubling per
-    stage; 64 is the paper's ResNet, the quick profile's CPU stand-in uses 32.
+    stage; 64 is the paper's ResNet, the quick profile's CPU stand-in uses 16.
+    ``stem_pool=False`` (ResNets only) leaves out the stem's max-pool: at the quick profile's
+    64 px, block 3 is 16 x 16 instead of 8 x 8, the paper's 28 x 28 at 224 px being the grid
+    its masks localise on (Sec. 4.3; benchmarks/studies/2026-12-04-narrow-stem).
     """
     if name not in BACKBONES:
         raise ValueError(f"backbone={name!r}: choose one of {list(BACKBONES)}")
     if width != 64 and not name.startswith("resnet"):
         raise ValueError(f"width={width}: only the ResNets take a width (use 64 for {name})")
+    if not stem_pool and not name.startswith("resnet"):
+        raise ValueError(f"stem_pool=False: only the ResNets have a stem max-pool, not {name}")
     if width < 4 or width % 4:
         raise ValueError(f"width={width} must be a positive multiple of 4 (ResNet-18: 64)")
     if weights == "imagenet" and width != 64:
@@ -215,5 +224,5 @@ def build_backbone(
                 f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
                 f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
             )
-    stages, channels = _split(name, model, width)
+    stages, channels = _split(name, model, width, stem_pool)
     return Backbone(name, stages, channels, taps)

@@ -32,13 +32,21 @@ class GraphCorrelation(nn.Module):
         dim: D, the size of each group feature.
         num_groups: K, the number of nodes (at least 2).
         alpha: the constant alpha of Eq. 2 (the paper does not give its value; 0.5 here).
+        detach_senders: node j sends W_gi stopgrad(f_j). The forward is Eq. 2's; in training,
+            group i's loss then reaches W_gi and w_ei but no other group's attention module
+            through the messages, while f_i keeps its own path ((1 - alpha) f_i and its heads).
+            Not the paper's joint training (Eq. 5): the quick profile uses it because, trained
+            jointly, the nose's mask learnt to leave the nose (chapter 2, "Where the masks
+            point"; benchmarks/studies/2026-12-04-narrow-stem).
     """
 
-    def __init__(self, dim: int, num_groups: int, alpha: float = 0.5) -> None:
+    def __init__(self, dim: int, num_groups: int, alpha: float = 0.5,
+                 detach_senders: bool = False) -> None:
         super().__init__()
         if num_groups < 2:
             raise ValueError(f"num_groups={num_groups}: GCL needs at least 2 groups")
         self.alpha = float(alpha)
+        self.detach_senders = bool(detach_senders)
         self.w_g = nn.Parameter(torch.randn(num_groups, dim, dim) / math.sqrt(dim))  # W_gi
         self.w_e = nn.Parameter(torch.randn(num_groups, dim) / math.sqrt(dim))  # w_ei
         # -inf on the diagonal, 0 elsewhere: added to e'_ij, it leaves j = i out of the softmax
@@ -57,7 +65,9 @@ class GraphCorrelation(nn.Module):
         # einsums below read whole feature vectors; with W_g first, d's stride is K * D, and the
         # book's stage-2 MGG-Net step took 49 ms instead of 40 (benchmarks/layouts.py; the same
         # maths, rounded in another order; tests/test_nn.py checks the layout).
-        h = einsum("bje,ide->bijd", f if senders is None else senders, self.w_g)
+        if senders is None:
+            senders = f.detach() if self.detach_senders else f
+        h = einsum("bje,ide->bijd", senders, self.w_g)
         logits = einsum("bijd,id->bij", torch.relu(h), self.w_e)  # e'_ij
         e = torch.softmax(logits + self.self_loop_logit, dim=-1)  # only the K-1 senders
         message = einsum("bij,bijd->bid", e, h)  # sum_j e_ij W_gi f_j

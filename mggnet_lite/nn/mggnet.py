@@ -106,6 +106,8 @@ class MGGNet(nn.Module):
         width: int = 64,
         pool: str = "gap",
         blind: Sequence[str] = (),
+        stem_pool: bool = True,
+        detach_senders: bool = False,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -124,7 +126,7 @@ class MGGNet(nn.Module):
             self.node_names = self.group_names
         k = len(self.node_names)
         self.backbone = build_backbone(backbone, () if variant == "baseline" else taps, weights,
-                                       width)
+                                       width, stem_pool)
         self.base_head = nn.Linear(self.backbone.final_channels, n)  # Y^B from GAP(F_B)
         self.gal = nn.ModuleDict()
         self.gcl = nn.ModuleDict()
@@ -133,7 +135,7 @@ class MGGNet(nn.Module):
             c = self.backbone.channels[b]
             self.gal[b] = GroupAttention(c, k, reduction=gal_reduction, pool=pool)
             if variant == "mggnet":
-                self.gcl[b] = GraphCorrelation(c, k, alpha=alpha)
+                self.gcl[b] = GraphCorrelation(c, k, alpha=alpha, detach_senders=detach_senders)
             self.heads[b] = GroupHeads(c, group_of_attr, k)
         self.blind = _check_blind(blind, self.group_names, variant)
         self.register_buffer("blind_index", torch.tensor(
@@ -143,7 +145,8 @@ class MGGNet(nn.Module):
                                        pool=pool) for b in self.backbone.taps for g in self.blind})
         self.config = {"variant": variant, "backbone": backbone, "taps": list(self.backbone.taps),
                        "alpha": alpha, "gal_reduction": gal_reduction, "width": width,
-                       "pool": pool, "blind": list(self.blind),
+                       "pool": pool, "blind": list(self.blind), "stem_pool": bool(stem_pool),
+                       "detach_senders": bool(detach_senders),
                        "groups": {g: list(m) for g, m in self.groups.items()},
                        "attributes": list(self.attributes)}
 
@@ -151,7 +154,7 @@ class MGGNet(nn.Module):
     def from_config(cls, config: Mapping) -> MGGNet:
         """Rebuild (untrained) the model a checkpoint's ``model_config`` (``model.config``) describes."""
         keys = ("groups", "taps", "alpha", "gal_reduction", "attributes", "width", "pool",
-                "blind")
+                "blind", "stem_pool", "detach_senders")
         return cls(config["variant"], config["backbone"], None,
                    **{k: config[k] for k in keys if k in config})
 
@@ -265,8 +268,8 @@ def build_model(
 ) -> MGGNet:
     """Build a model of Tables 1-4. ``weights``: None, ``"imagenet"`` or a state-dict path.
 
-    Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``, ``width``, ``pool``)
-    go to :class:`MGGNet`. A path holding a whole-model state dict (keys ``backbone.*``, e.g. a
+    Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``, ``width``, ``pool``,
+    ``blind``, ``stem_pool``, ``detach_senders``) go to :class:`MGGNet`. A path holding a whole-model state dict (keys ``backbone.*``, e.g. a
     training run's ``last.pt``) is loaded into the model: all of it when it is the same
     variant; else its backbone and base head, which must all be there (a pretrained start,
     as ImageNet weights are in the paper), or its backbone alone when its base head has

@@ -16,8 +16,8 @@ Three profiles (ARCHITECTURE.md, "The book"), chosen by ``--profile`` or ``$MGGN
   paper's ResNet-18 and schedule shape (9 + 5 epochs), fine-tuned from a backbone pretrained
   on SynthFaces (the stand-in for ImageNet; ``pretrain`` below).
 * ``quick``: a CPU and SynthFaces (20,400 images, 64 px), in two stages (measured in
-  ``benchmarks/studies/2026-12-01-quick-profile``): (1) a narrow ResNet-18 (width 32) is
-  pretrained once on SynthFaces with the baseline's loss, shared by every variant as the
+  ``benchmarks/studies/2026-12-01-quick-profile``): (1) a narrow ResNet-18 (width 16, no stem
+  max-pool) is pretrained once on SynthFaces with the baseline's loss, shared by every variant as the
   paper's ImageNet weights are; (2) each variant trains GAL, GCL and the heads on that frozen
   backbone, from features computed once (:mod:`mggnet_lite.training.features`), with Adam and a
   one-cycle schedule. GAL pools with ``pool="mass"``, not Eq. 1's GAP (:mod:`.nn.gal`).
@@ -98,7 +98,11 @@ class TrainConfig:
     variant: str = "mggnet"  # one of nn.VARIANTS
     backbone: str = paper.BACKBONE
     width: int = 64  # ResNet channels of the first stage (the paper's ResNet-18: 64)
+    stem_pool: bool = True  # the ResNet stem's max-pool; False: every map twice as fine
     pool: str = "gap"  # GAL's pooling: Eq. 1's "gap", or "mass" (nn.gal)
+    # GCL's messages read the senders' features detached (nn.gcl): Eq. 2's forward, not Eq. 5's
+    # joint training; the quick profile's choice (chapter 2)
+    detach_senders: bool = False
     # groups whose GAL branch sees only their own region of the image (nn.mggnet, "blind";
     # chapter 3's graph experiment on SynthFaces); () for the paper's network
     blind: tuple[str, ...] = ()
@@ -236,6 +240,9 @@ class TrainConfig:
                 "torch.compile; set " + " ".join(f"{k}=false" for k in ignored)
             )
         self.blind = (self.blind,) if isinstance(self.blind, str) else tuple(self.blind)
+        if not self.stem_pool and not self.backbone.startswith("resnet"):
+            raise ValueError(f"stem_pool=False: only the ResNets have a stem max-pool, not "
+                             f"backbone={self.backbone!r}; set stem_pool=true")
         if self.blind and not self.freeze_backbone:
             raise ValueError(
                 f"blind={list(self.blind)} needs freeze_backbone=True: a blind group's maps are "
@@ -283,17 +290,21 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     # and by runs on this project's 2-core machine, 2026-12-01: stage 1 trains at about 330
     # images/s there, stage 2 at about 2,000). 20,400 SynthFaces (16,390 train, 2,000 valid,
     # 2,010 test) at 64 px, 10% each with the eyes, mouth or neck hidden (chapter 3). Stage 1
-    # pretrains a width-32 ResNet-18 as the baseline (5 + 1 epochs, SGD lr 0.1 / 0.01, batch 32,
-    # flips; about 5 min); stage 2 trains everything after it on frozen, cached features: Adam
-    # 2e-3, one-cycle, batch 128, 8 epochs (under a minute per network), no weight decay, no
-    # flips (the features are of the unflipped images). Measured with 1 + 1 pretraining epochs
-    # and 4 head epochs instead, MGG-Net reached 88.7% mean accuracy / 68.4% balanced; with
-    # these, 94.0% / 83.4% (majority 80.1%).
+    # pretrains a width-16 ResNet-18 without the stem's max-pool as the baseline (5 + 1 epochs,
+    # SGD lr 0.1 / 0.01, batch 32, flips; about 3 min); stage 2 trains everything after it on
+    # frozen, cached features: Adam 8e-3, one-cycle, batch 128, 8 epochs (under a minute per
+    # network), no weight decay, no flips (the features are of the unflipped images), GCL's
+    # senders detached. Width 16 without the max-pool costs what width 32 with it cost, and
+    # gives block 3 a 16 x 16 grid whose masks point at their parts; with the senders
+    # detached the nose's mask stays on the nose, and lr 8e-3 trains that in 8 epochs
+    # (benchmarks/studies/2026-12-04-narrow-stem: four stage-2 seeds each).
     "quick": {
         "profile": "quick",
         "device": "cpu",
         "weights": None,
-        "width": 32,
+        "width": 16,
+        "stem_pool": False,
+        "detach_senders": True,
         "pool": "mass",
         "image_size": 64,
         "freeze_backbone": True,
@@ -302,8 +313,8 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "epochs_at_lr": 8,
         "epochs_at_low_lr": 0,
-        "lr": 2e-3,
-        "low_lr": 2e-3,
+        "lr": 8e-3,
+        "low_lr": 8e-3,
         "weight_decay": 0.0,
         "flip": False,
         # both stages train in bf16 where the CPU has it natively (1.3x stage 1, 1.4-1.9x stage
@@ -339,7 +350,7 @@ RESUME_FREE = (
 #: and the ``pretrain`` settings, so that a stage-2 setting (seed, max_pos_weight, taps, ...)
 #: never makes a new stage 1.
 PRETRAIN_INHERITS = (
-    "dataset", "backbone", "width", "image_size", "synth_n", "synth_seed", "synth_occlusion",
+    "dataset", "backbone", "width", "stem_pool", "image_size", "synth_n", "synth_seed", "synth_occlusion",
     "max_steps_per_epoch", "device", "amp", "channels_last", "compile", "loader", "workers",
     "deterministic", "threads", "eval_split", "log_every", "sync_every", "profile",
 )  # fmt: skip

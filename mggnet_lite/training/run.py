@@ -510,7 +510,8 @@ def _build_model(cfg: TrainConfig, dev: torch.device, di: DistInfo
         labels = {} if cfg.target == "attributes" else {  # a pretext: its own output columns
             "attributes": drawing_names(cfg.target), "groups": drawing_groups(cfg.target)}
         model = build_model(cfg.variant, cfg.backbone, cfg.weights, taps=tuple(cfg.taps),
-                            width=cfg.width, pool=cfg.pool, blind=tuple(cfg.blind), **labels)
+                            width=cfg.width, pool=cfg.pool, blind=tuple(cfg.blind),
+                            stem_pool=cfg.stem_pool, detach_senders=cfg.detach_senders, **labels)
     except RuntimeError as err:  # e.g. weights="imagenet" on an offline machine
         raise ValueError(f"{err} (train: --weights none trains from scratch)") from err
     model = model.to(dev, memory_format=memory_format(cfg, dev))
