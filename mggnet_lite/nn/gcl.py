@@ -36,8 +36,8 @@ class GraphCorrelation(nn.Module):
             group i's loss then reaches W_gi and w_ei but no other group's attention module
             through the messages, while f_i keeps its own path ((1 - alpha) f_i and its heads).
             Not the paper's joint training (Eq. 5): the quick profile uses it because, trained
-            jointly, the nose's mask learnt to leave the nose (chapter 2, "Where the masks
-            point"; benchmarks/studies/2026-12-04-narrow-stem).
+            jointly, the nose's mask learnt to leave the nose (chapter 4 states it beside
+            Eq. 5, chapter 7 measures it; benchmarks/studies/2026-12-04-narrow-stem).
     """
 
     def __init__(self, dim: int, num_groups: int, alpha: float = 0.5,

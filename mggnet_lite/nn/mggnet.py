@@ -269,12 +269,12 @@ def build_model(
     """Build a model of Tables 1-4. ``weights``: None, ``"imagenet"`` or a state-dict path.
 
     Keyword arguments (``groups``, ``taps``, ``alpha``, ``gal_reduction``, ``width``, ``pool``,
-    ``blind``, ``stem_pool``, ``detach_senders``) go to :class:`MGGNet`. A path holding a whole-model state dict (keys ``backbone.*``, e.g. a
-    training run's ``last.pt``) is loaded into the model: all of it when it is the same
-    variant; else its backbone and base head, which must all be there (a pretrained start,
-    as ImageNet weights are in the paper), or its backbone alone when its base head has
-    other outputs (a pretext's stage 1); one holding a torchvision backbone state dict is
-    loaded into the backbone.
+    ``blind``, ``stem_pool``, ``detach_senders``) go to :class:`MGGNet`. A path holding a
+    whole-model state dict (keys ``backbone.*``, e.g. a training run's ``last.pt``) is loaded
+    into the model: all of it when it is the same variant; else its backbone and base head,
+    which must all be there (a pretrained start, as ImageNet weights are in the paper), or its
+    backbone alone when its base head has other outputs (a pretext's stage 1); one holding a
+    torchvision backbone state dict is loaded into the backbone.
     """
     from .backbones import load_state_dict_file
 

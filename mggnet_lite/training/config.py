@@ -17,8 +17,8 @@ Three profiles (ARCHITECTURE.md, "The book"), chosen by ``--profile`` or ``$MGGN
   on SynthFaces (the stand-in for ImageNet; ``pretrain`` below).
 * ``quick``: a CPU and SynthFaces (20,400 images, 64 px), in two stages (measured in
   ``benchmarks/studies/2026-12-01-quick-profile``): (1) a narrow ResNet-18 (width 16, no stem
-  max-pool) is pretrained once on SynthFaces with the baseline's loss, shared by every variant as the
-  paper's ImageNet weights are; (2) each variant trains GAL, GCL and the heads on that frozen
+  max-pool) is pretrained once on SynthFaces with the baseline's loss, shared by every variant
+  as the paper's ImageNet weights are; (2) each variant trains GAL, GCL and the heads on that frozen
   backbone, from features computed once (:mod:`mggnet_lite.training.features`), with Adam and a
   one-cycle schedule. GAL pools with ``pool="mass"``, not Eq. 1's GAP (:mod:`.nn.gal`).
 
@@ -101,7 +101,7 @@ class TrainConfig:
     stem_pool: bool = True  # the ResNet stem's max-pool; False: every map twice as fine
     pool: str = "gap"  # GAL's pooling: Eq. 1's "gap", or "mass" (nn.gal)
     # GCL's messages read the senders' features detached (nn.gcl): Eq. 2's forward, not Eq. 5's
-    # joint training; the quick profile's choice (chapter 2)
+    # joint training; the quick profile's choice (chapters 4 and 7)
     detach_senders: bool = False
     # groups whose GAL branch sees only their own region of the image (nn.mggnet, "blind";
     # chapter 3's graph experiment on SynthFaces); () for the paper's network
