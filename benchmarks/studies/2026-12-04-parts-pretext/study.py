@@ -63,33 +63,6 @@ def render(root: str, n: int, seed: int) -> None:
     print(f"rendered {n} images in {time.time() - t0:.1f} s", flush=True)
 
 
-def _fit(modules, loader, epochs, loss_of) -> list[dict]:
-    """The profile's stage-1 optimiser (SGD 0.1 then 0.01, momentum 0.9, wd 5e-4), in bf16
-    autocast where the CPU computes it natively (the profile's ``amp="bf16-native"``)."""
-    from mggnet_lite.training.runtime import cpu_has_native_bf16
-
-    bf16 = cpu_has_native_bf16()
-    params = [p for m in modules for p in m.parameters()]
-    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4)
-    t0, log = time.time(), []
-    for epoch in range(sum(epochs)):
-        for grp in opt.param_groups:
-            grp["lr"] = 0.1 if epoch < epochs[0] else 0.01
-        for m in modules:
-            m.train()
-        total, n = 0.0, 0
-        for x, t in loader:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = loss_of(x, t)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, n = total + float(loss.detach()) * len(x), n + len(x)
-        log.append({"epoch": epoch, "mse": total / n, "s": time.time() - t0, "bf16": bf16})
-        print(log[-1], flush=True)
-    return log
-
-
 def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0) -> None:
     from mggnet_lite.data import make_loader
     from mggnet_lite.data.cache import open_cache
@@ -105,9 +78,16 @@ def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0) -> None
                          path="cache")
     net = _torchvision_model("resnet18", 32)
     net.fc = torch.nn.Linear(256, y.shape[1])
-    log = _fit([net], loader, epochs,
-               lambda x, t: torch.nn.functional.mse_loss(net(x).float(), t))
-    stage1_study._save_trunk(net, out, {"domain": root, "always_on": ALWAYS_ON,
+    from mggnet_lite.training.runtime import cpu_has_native_bf16
+
+    bf16 = cpu_has_native_bf16()  # the profile's amp="bf16-native": autocast where native
+
+    def loss_of(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return torch.nn.functional.mse_loss(net(x).float(), t)
+
+    log = stage1_study._fit([net], loader, epochs, loss_of)  # the stage-1 study's optimiser
+    stage1_study._save_trunk(net, out, {"domain": root, "bf16": bf16, "always_on": ALWAYS_ON,
                                         "always_off": ALWAYS_OFF,
                                         "targets": stage1_study.DRAWING, "k": int(y.shape[1]),
                                         "log": log})
