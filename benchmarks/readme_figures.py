@@ -182,6 +182,9 @@ Chapters 5 and 6 say so. `benchmarks/studies/2026-12-02-stage1` measured three s
 do not learn the attributes (SynthFaces' rendering parameters, their binarised "drawing", a
 masked autoencoder): on their frozen features the four networks separate with tight
 intervals, but none reaches the accuracy target (see that study).
+`benchmarks/studies/2026-12-05-partial-finetune` fine-tunes blocks 4 and 5 of every network
+from one generic stage 1: a fair comparison that learns the attributes, at a cost the quick
+profile's first build cannot pay (chapter 6 quotes it).
 """
 
 

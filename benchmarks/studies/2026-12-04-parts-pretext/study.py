@@ -1,8 +1,8 @@
 """Issue 19, item 2 / target 2: a stage 1 that finds the parts without ever reading a label.
 
     python study.py render ROOT [--n 20400] [--seed 1]
-    python study.py pretext ROOT OUT.pt [--epochs 5 1]
-    python study.py measure RUNS OUT.pt RESULT.json [--variants ...]
+    python study.py pretext ROOT OUT.pt [--epochs 5 1] [--width 32] [--no-stem-pool]
+    python study.py measure RUNS OUT.pt RESULT.json [--variants ...] [--finetune E1 E2]
 
 ``render``: a disjoint synthetic domain, "SynthFaces with everything on". Faces of another
 seed (other people, poses and colours than the book's set), each drawn with every part that has
@@ -63,7 +63,8 @@ def render(root: str, n: int, seed: int) -> None:
     print(f"rendered {n} images in {time.time() - t0:.1f} s", flush=True)
 
 
-def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0) -> None:
+def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0, width: int = 32,
+            stem_pool: bool = True) -> None:
     from mggnet_lite.data import make_loader
     from mggnet_lite.data.cache import open_cache
     from mggnet_lite.data.synthfaces.drawing import set_seed
@@ -76,8 +77,10 @@ def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0) -> None
     ds = dataclasses.replace(cache, labels=y)
     loader = make_loader(ds, batch_size=32, image_size=64, train=True, flip=False, seed=seed,
                          path="cache")
-    net = _torchvision_model("resnet18", 32)
-    net.fc = torch.nn.Linear(256, y.shape[1])
+    net = _torchvision_model("resnet18", width)
+    if not stem_pool:  # the quick profile's trunk since 2026-12-04 (TrainConfig.stem_pool)
+        net.maxpool = torch.nn.Identity()
+    net.fc = torch.nn.Linear(8 * width, y.shape[1])
     from mggnet_lite.training.runtime import cpu_has_native_bf16
 
     bf16 = cpu_has_native_bf16()  # the profile's amp="bf16-native": autocast where native
@@ -89,6 +92,7 @@ def pretext(root: str, out: str, epochs: tuple[int, int], seed: int = 0) -> None
     log = stage1_study._fit([net], loader, epochs, loss_of)  # the stage-1 study's optimiser
     stage1_study._save_trunk(net, out, {"domain": root, "bf16": bf16, "always_on": ALWAYS_ON,
                                         "always_off": ALWAYS_OFF,
+                                        "width": width, "stem_pool": stem_pool,
                                         "targets": stage1_study.DRAWING, "k": int(y.shape[1]),
                                         "log": log})
 
@@ -104,18 +108,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("root")
     p.add_argument("out")
     p.add_argument("--epochs", type=int, nargs=2, default=(5, 1))
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--no-stem-pool", dest="stem_pool", action="store_false")
     m = sub.add_parser("measure")
     m.add_argument("runs")
     m.add_argument("weights")
     m.add_argument("out")
     m.add_argument("--variants", nargs="+", default=None)
+    m.add_argument("--finetune", type=int, nargs=2, default=None,
+                   help="epochs at lr and at low_lr of end-to-end fine-tuning (default: frozen)")
     a = ap.parse_args(argv)
     if a.cmd == "render":
         render(a.root, a.n, a.seed)
     elif a.cmd == "pretext":
-        pretext(a.root, a.out, tuple(a.epochs))
+        pretext(a.root, a.out, tuple(a.epochs), width=a.width, stem_pool=a.stem_pool)
     else:
-        stage1_study.measure(a.runs, a.weights, a.out, variants=a.variants)
+        stage1_study.measure(a.runs, a.weights, a.out, a.finetune, variants=a.variants)
 
 
 if __name__ == "__main__":

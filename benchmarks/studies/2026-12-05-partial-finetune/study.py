@@ -1,0 +1,243 @@
+"""Issue 19, target 2: how far a *partly* fine-tuned trunk carries the baseline from a generic
+stage 1, and at what cost per epoch (README.md beside this file has the results).
+
+    python study.py probe WEIGHTS.pt OUT.json [--from block3|block4] [--lr 2e-3] [--epochs 8]
+    python study.py variants WEIGHTS.pt OUT.json [--lr 8e-3] [--trunk-lr 2e-3] [--epochs 8]
+
+``probe``: the book's SynthFaces set (``book.book_data()``). The generic stage 1 in
+``WEIGHTS.pt`` (a torchvision ResNet-18 state dict, width 16, no stem max-pool: the quick
+profile's trunk, as ``../2026-12-04-parts-pretext/study.py pretext --width 16 --no-stem-pool``
+writes it) is frozen up to ``--from``; its maps there are computed once, as the book's stage 2
+computes its features. The stages after it (block 4 and block 5 from ``block3``; block 5 from
+``block4``) start from the stage 1's weights and train, with GAP(F_B) -> 40 classifiers on
+top: the baseline of Table 3 fine-tuned from that point on. Adam, one-cycle, batch 128, bf16
+autocast where the CPU has it, no weight decay, no flips: the quick profile's stage 2. Writes
+the test split's mean and balanced accuracy after the last epoch and the seconds per epoch.
+
+``variants``: the four variants of Table 3, built by the package (``build_model``) with the
+quick profile's settings (width 16, no stem max-pool, ``pool="mass"``, senders detached) from
+the same stage 1, block 3 frozen (its maps computed once, shared by all four), blocks 4 and 5
+fine-tuned (Adam at ``--trunk-lr``) with everything after them (GAL, GCL, heads at ``--lr``),
+one-cycle, Eq. 5's loss (``losses.mggnet_loss``). Records mean / balanced accuracy, the paired
+differences (``analysis.paired_difference``) and the pointing game per block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+#: the torchvision stages after each tap (book naming: block3 = layer2's output)
+AFTER = {"block3": ("layer3", "layer4"), "block4": ("layer4",)}
+
+
+def _trunk(weights: str) -> torch.nn.Module:
+    from mggnet_lite.nn.backbones import _torchvision_model
+
+    net = _torchvision_model("resnet18", 16)
+    net.maxpool = torch.nn.Identity()
+    missing, _ = net.load_state_dict(torch.load(weights, weights_only=True), strict=False)
+    assert set(missing) <= {"fc.weight", "fc.bias"}, missing
+    return net
+
+
+@torch.inference_mode()
+def _maps(net: torch.nn.Module, split: str, tap: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from mggnet_lite import book
+    from mggnet_lite.data import make_loader
+    from mggnet_lite.data.cache import open_cache
+
+    cache = open_cache(book.book_data(), split)
+    loader = make_loader(cache, batch_size=256, image_size=64, train=False, path="cache")
+    stem = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2]
+    if tap == "block4":
+        stem.append(net.layer3)
+    f = torch.nn.Sequential(*stem).eval()
+    xs, ys = [], []
+    for x, y in loader:
+        xs.append(f(x).half())
+        ys.append(y)
+    return torch.cat(xs), torch.cat(ys).float()
+
+
+def probe(weights: str, out: str, tap: str, lr: float, epochs: int, seed: int = 0) -> None:
+    from mggnet_lite.training.runtime import cpu_has_native_bf16
+
+    torch.manual_seed(seed)
+    net = _trunk(weights)
+    t0 = time.time()
+    xtr, ytr = _maps(net, "train", tap)
+    xte, yte = _maps(net, "test", tap)
+    maps_s = time.time() - t0
+    head = torch.nn.Sequential(*[getattr(net, s) for s in AFTER[tap]],
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                               torch.nn.Linear(128, ytr.shape[1]))
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    steps = epochs * ((len(xtr) + 127) // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    bf16 = cpu_has_native_bf16()
+    g = torch.Generator().manual_seed(seed)
+    log = []
+    for epoch in range(epochs):
+        head.train()
+        t1 = time.time()
+        for idx in torch.randperm(len(xtr), generator=g).split(128):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = F.binary_cross_entropy_with_logits(head(xtr[idx].float()).float(), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        log.append({"epoch": epoch, "loss": float(loss.detach()), "s": time.time() - t1,
+                    **_score(head, xte, yte)})
+        print(log[-1], flush=True)
+    res = {"weights": weights, "from": tap, "trains": AFTER[tap], "lr": lr, "epochs": epochs,
+           "seed": seed, "maps_s": maps_s, "log": log, **log[-1]}
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
+@torch.inference_mode()
+def _score(head: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    head.eval()
+    pred = torch.cat([head(b.float()) for b in x.split(512)]) > 0
+    acc = (pred == y.bool()).float().mean(0)
+    pos, neg = y.sum(0).clamp(min=1), (1 - y).sum(0).clamp(min=1)
+    tpr = (pred & y.bool()).float().sum(0) / pos
+    tnr = (~pred & ~y.bool()).float().sum(0) / neg
+    return {"mean_accuracy": 100 * float(acc.mean()),
+            "mean_balanced_accuracy": 100 * float(((tpr + tnr) / 2).mean())}
+
+
+def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
+             names: list[str], seed: int = 0) -> None:
+    from mggnet_lite import analysis, book
+    from mggnet_lite.data import CelebA
+    from mggnet_lite.data import synthfaces as sf
+    from mggnet_lite.nn import build_model
+
+    cfg = book.book_config("mggnet")
+    kw = {"width": cfg.width, "stem_pool": cfg.stem_pool, "pool": cfg.pool}
+    t0 = time.time()
+    x3 = {s: _maps(_trunk(weights), s, "block3") for s in ("train", "test")}
+    res: dict = {"weights": weights, "lr": lr, "trunk_lr": trunk_lr, "epochs": epochs,
+                 "seed": seed, "maps_s": time.time() - t0, "variants": {}, "pairs": {}}
+    probs = {}
+    for v in names:
+        torch.manual_seed(seed)
+        extra = {"detach_senders": cfg.detach_senders} if v == "mggnet" else {}
+        model = build_model(v, weights=weights, **kw, **extra)
+        t1 = time.time()
+        _fit_partial(model, *x3["train"], lr, trunk_lr, epochs, seed)
+        probs[v], masks = _predict(model, x3["test"][0])
+        labels = x3["test"][1]
+        r = {"s": time.time() - t1, **_accuracy(probs[v], labels)}
+        if v in ("gal", "mggnet"):  # independent has one mask per attribute
+            root = book.book_data()
+            test = CelebA(root, split="test")
+            truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f)
+                                               for f in test.filenames]))
+            loc = book.localisation(masks, truth)
+            print(book.format_localisation(loc, model.group_names, f"{v}:"), flush=True)
+            r["pointing"] = {b: loc[b]["pointing"].tolist() for b in loc}
+            r["lift"] = {b: loc[b]["lift"].tolist() for b in loc}
+            res["chance"], res["groups"] = loc["block3"]["chance"].tolist(), model.group_names
+        res["variants"][v] = r
+        print(v, {k: r[k] for k in ("s", "mean_accuracy", "mean_balanced_accuracy")}, flush=True)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            res["pairs"][f"{b}-{a}"] = analysis.paired_difference(probs[a], probs[b], labels)
+            print(b, "-", a, res["pairs"][f"{b}-{a}"], flush=True)
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
+def _after_block3(model: torch.nn.Module, m3: torch.Tensor) -> dict[str, torch.Tensor]:
+    m4 = model.backbone.stages["block4"](m3)
+    return {"block3": m3, "block4": m4, "final": model.backbone.stages["block5"](m4)}
+
+
+def _fit_partial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
+                 trunk_lr: float, epochs: int, seed: int) -> None:
+    from mggnet_lite.losses import mggnet_loss
+    from mggnet_lite.training.runtime import cpu_has_native_bf16
+
+    trunk = [p for s in ("block4", "block5") for p in model.backbone.stages[s].parameters()]
+    ids = {id(p) for p in model.backbone.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    opt = torch.optim.Adam([{"params": trunk, "lr": trunk_lr}, {"params": rest, "lr": lr}])
+    steps = epochs * ((len(x) + 127) // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[trunk_lr, lr], total_steps=steps)
+    bf16 = cpu_has_native_bf16()
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    for epoch in range(epochs):
+        t1 = time.time()
+        for idx in torch.randperm(len(x), generator=g).split(128):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model.forward_features(_after_block3(model, x[idx].float()))
+            out = dataclasses.replace(
+                out, base_logits=out.base_logits.float(),
+                gal_logits={k: v.float() for k, v in out.gal_logits.items()},
+                gcl_logits={k: v.float() for k, v in out.gcl_logits.items()},
+                fused_logits=[z.float() for z in out.fused_logits])
+            loss = mggnet_loss(out, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        print({"epoch": epoch, "loss": float(loss.detach()), "s": time.time() - t1}, flush=True)
+
+
+@torch.inference_mode()
+def _predict(model: torch.nn.Module, x: torch.Tensor
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.eval()
+    probs, masks = [], {b: [] for b in model.backbone.taps}
+    for b in x.split(256):
+        out = model.forward_features(_after_block3(model, b.float()))
+        probs.append(out.probs)
+        for t in masks:
+            masks[t].append(out.masks[t])
+    return torch.cat(probs), {t: torch.cat(m) for t, m in masks.items() if m}
+
+
+def _accuracy(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    pred, y = probs > 0.5, y.bool()
+    tpr = (pred & y).float().sum(0) / y.float().sum(0).clamp(min=1)
+    tnr = (~pred & ~y).float().sum(0) / (~y).float().sum(0).clamp(min=1)
+    return {"mean_accuracy": 100 * float((pred == y).float().mean()),
+            "mean_balanced_accuracy": 100 * float(((tpr + tnr) / 2).mean())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("probe")
+    p.add_argument("weights")
+    p.add_argument("out")
+    p.add_argument("--from", dest="tap", choices=tuple(AFTER), default="block3")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--epochs", type=int, default=8)
+    v = sub.add_parser("variants")
+    v.add_argument("weights")
+    v.add_argument("out")
+    v.add_argument("--lr", type=float, default=8e-3)
+    v.add_argument("--trunk-lr", type=float, default=2e-3)
+    v.add_argument("--epochs", type=int, default=8)
+    v.add_argument("--variants", nargs="+", default=["baseline", "independent", "gal", "mggnet"])
+    a = ap.parse_args(argv)
+    if a.cmd == "probe":
+        probe(a.weights, a.out, a.tap, a.lr, a.epochs)
+    else:
+        variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
