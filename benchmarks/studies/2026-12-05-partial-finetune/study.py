@@ -35,35 +35,33 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: the torchvision stages after each tap (book naming: block3 = layer2's output)
-AFTER = {"block3": ("layer3", "layer4"), "block4": ("layer4",)}
+#: the blocks after each tap, which the probe fine-tunes
+AFTER = {"block3": ("block4", "block5"), "block4": ("block5",)}
 
 
-def _trunk(weights: str) -> torch.nn.Module:
-    from mggnet_lite.nn.backbones import _torchvision_model
+def _trunk(weights: str, tap: str) -> torch.nn.Module:
+    """The stage 1 in ``weights`` as the quick profile's trunk (the package's backbone),
+    tapped at ``tap``."""
+    from mggnet_lite import book
+    from mggnet_lite.nn.backbones import build_backbone
 
-    net = _torchvision_model("resnet18", 16)
-    net.maxpool = torch.nn.Identity()
-    missing, _ = net.load_state_dict(torch.load(weights, weights_only=True), strict=False)
-    assert set(missing) <= {"fc.weight", "fc.bias"}, missing
-    return net
+    cfg = book.book_config("mggnet")
+    return build_backbone("resnet18", (tap,), weights, cfg.width, cfg.stem_pool)
 
 
 @torch.inference_mode()
 def _maps(net: torch.nn.Module, split: str, tap: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen trunk's ``tap`` maps (fp16) and the labels of ``split``, in order."""
     from mggnet_lite import book
     from mggnet_lite.data import make_loader
     from mggnet_lite.data.cache import open_cache
 
     cache = open_cache(book.book_data(), split)
     loader = make_loader(cache, batch_size=256, image_size=64, train=False, path="cache")
-    stem = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2]
-    if tap == "block4":
-        stem.append(net.layer3)
-    f = torch.nn.Sequential(*stem).eval()
+    net.eval()
     xs, ys = [], []
     for x, y in loader:
-        xs.append(f(x).half())
+        xs.append(net(x, final=False)[tap].half())
         ys.append(y)
     return torch.cat(xs), torch.cat(ys).float()
 
@@ -72,12 +70,12 @@ def probe(weights: str, out: str, tap: str, lr: float, epochs: int, seed: int = 
     from mggnet_lite.training.runtime import cpu_has_native_bf16
 
     torch.manual_seed(seed)
-    net = _trunk(weights)
+    net = _trunk(weights, tap)
     t0 = time.time()
     xtr, ytr = _maps(net, "train", tap)
     xte, yte = _maps(net, "test", tap)
     maps_s = time.time() - t0
-    head = torch.nn.Sequential(*[getattr(net, s) for s in AFTER[tap]],
+    head = torch.nn.Sequential(*[net.stages[b] for b in AFTER[tap]],
                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                torch.nn.Linear(128, ytr.shape[1]))
     opt = torch.optim.Adam(head.parameters(), lr=lr)
@@ -107,13 +105,7 @@ def probe(weights: str, out: str, tap: str, lr: float, epochs: int, seed: int = 
 @torch.inference_mode()
 def _score(head: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     head.eval()
-    pred = torch.cat([head(b.float()) for b in x.split(512)]) > 0
-    acc = (pred == y.bool()).float().mean(0)
-    pos, neg = y.sum(0).clamp(min=1), (1 - y).sum(0).clamp(min=1)
-    tpr = (pred & y.bool()).float().sum(0) / pos
-    tnr = (~pred & ~y.bool()).float().sum(0) / neg
-    return {"mean_accuracy": 100 * float(acc.mean()),
-            "mean_balanced_accuracy": 100 * float(((tpr + tnr) / 2).mean())}
+    return _accuracy(torch.cat([torch.sigmoid(head(b.float())) for b in x.split(512)]), y)
 
 
 def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
@@ -126,7 +118,8 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
     cfg = book.book_config("mggnet")
     kw = {"width": cfg.width, "stem_pool": cfg.stem_pool, "pool": cfg.pool}
     t0 = time.time()
-    x3 = {s: _maps(_trunk(weights), s, "block3") for s in ("train", "test")}
+    trunk = _trunk(weights, "block3")
+    x3 = {s: _maps(trunk, s, "block3") for s in ("train", "test")}
     res: dict = {"weights": weights, "lr": lr, "trunk_lr": trunk_lr, "epochs": epochs,
                  "seed": seed, "maps_s": time.time() - t0, "variants": {}, "pairs": {}}
     probs = {}
@@ -209,11 +202,13 @@ def _predict(model: torch.nn.Module, x: torch.Tensor
 
 
 def _accuracy(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    pred, y = probs > 0.5, y.bool()
-    tpr = (pred & y).float().sum(0) / y.float().sum(0).clamp(min=1)
-    tnr = (~pred & ~y).float().sum(0) / (~y).float().sum(0).clamp(min=1)
-    return {"mean_accuracy": 100 * float((pred == y).float().mean()),
-            "mean_balanced_accuracy": 100 * float(((tpr + tnr) / 2).mean())}
+    """Mean and balanced accuracy (%) as the book scores them (``metrics.AttributeMetrics``)."""
+    from mggnet_lite.metrics import AttributeMetrics
+
+    m = AttributeMetrics(y.shape[1])
+    m.update(probs, y)
+    s = m.summary()
+    return {k: s[k] for k in ("mean_accuracy", "mean_balanced_accuracy")}
 
 
 def main(argv: list[str] | None = None) -> None:
