@@ -25,7 +25,6 @@ differences (``analysis.paired_difference``) and the pointing game per block.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -156,10 +155,24 @@ def _after_block3(model: torch.nn.Module, m3: torch.Tensor) -> dict[str, torch.T
     return {"block3": m3, "block4": m4, "final": model.backbone.stages["block5"](m4)}
 
 
+class _FromBlock3(torch.nn.Module):
+    """``model`` from block 3's maps on (blocks 4 and 5, then GAL, GCL and the heads), as the
+    package's ``AfterBackbone`` is ``model`` from the cached features on."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, m3: torch.Tensor):
+        return self.model.forward_features(_after_block3(self.model, m3.float()))
+
+
 def _fit_partial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
                  trunk_lr: float, epochs: int, seed: int) -> None:
+    """Blocks 4 and 5 at ``trunk_lr`` and the rest at ``lr``, one-cycle, the package's
+    ``train_step`` (Eq. 5 in fp32, bf16 autocast where the CPU has it: ``"bf16-native"``)."""
     from mggnet_lite.losses import mggnet_loss
-    from mggnet_lite.training.runtime import cpu_has_native_bf16
+    from mggnet_lite.training.step import train_step
 
     trunk = [p for s in ("block4", "block5") for p in model.backbone.stages[s].parameters()]
     ids = {id(p) for p in model.backbone.parameters()}
@@ -167,23 +180,13 @@ def _fit_partial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: f
     opt = torch.optim.Adam([{"params": trunk, "lr": trunk_lr}, {"params": rest, "lr": lr}])
     steps = epochs * ((len(x) + 127) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[trunk_lr, lr], total_steps=steps)
-    bf16 = cpu_has_native_bf16()
+    net, cpu = _FromBlock3(model).train(), torch.device("cpu")
     g = torch.Generator().manual_seed(seed)
-    model.train()
     for epoch in range(epochs):
         t1 = time.time()
         for idx in torch.randperm(len(x), generator=g).split(128):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model.forward_features(_after_block3(model, x[idx].float()))
-            out = dataclasses.replace(
-                out, base_logits=out.base_logits.float(),
-                gal_logits={k: v.float() for k, v in out.gal_logits.items()},
-                gcl_logits={k: v.float() for k, v in out.gcl_logits.items()},
-                fused_logits=[z.float() for z in out.fused_logits])
-            loss = mggnet_loss(out, y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            _, loss = train_step(net, opt, mggnet_loss, x[idx], y[idx], device=cpu,
+                                 amp="bf16-native")
             sched.step()
         print({"epoch": epoch, "loss": float(loss.detach()), "s": time.time() - t1}, flush=True)
 
