@@ -16,9 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from mggnet_lite import analysis, book
 from mggnet_lite.data import CelebA
 from mggnet_lite.data import synthfaces as sf
@@ -41,14 +38,14 @@ def main(out: str) -> None:
     _, bal_report = book.trained_model("mggnet", criterion="balanced")
     outs = book.test_outputs(model, report)
     root = book.book_data()
-    test = CelebA(root, split=report["split"])
-    truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f) for f in test.filenames]))
+    names = CelebA(root, split=report["split"]).filenames
+    truth = book.true_masks(report["split"], root)
     loc = book.localisation({b: outs[f"masks:{b}"] for b in model.backbone.taps}, truth)
     gap_model, gap_report = book.trained_model("gal", pool="gap")  # chapter 2's Eq. 1 GAL
     gap_lift = book.localisation({"block3": book.test_outputs(gap_model, gap_report)[
         "masks:block3"]}, truth)["block3"]["lift"]
     hidden_of = sf.read_occlusion(root)
-    hidden = [hidden_of.get(n) for n in test.filenames]
+    hidden = [hidden_of.get(n) for n in names]
     where = analysis.hidden_group_rows(hidden, model.groups, model.attributes)
     pairs = {}
     for other in ("baseline", "gal"):

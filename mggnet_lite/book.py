@@ -444,6 +444,17 @@ def format_grid(title: str, columns: Sequence[str], published: Mapping[str, Mapp
                       *block(f"this build, {our_data} (not comparable with the rows above)", ours)])
 
 
+def true_masks(split: str = "test", data: str | os.PathLike | None = None) -> torch.Tensor:
+    """The true group regions of ``split``'s images (SynthFaces only), rows in the split's order:
+    bool (M, 8, 218, 178), what :func:`localisation` scores the masks against. They evaluate,
+    and never enter a loss (Eq. 5 has no mask term)."""
+    from .data import CelebA
+    from .data.synthfaces import stack_group_masks
+
+    root = data or book_data()
+    return torch.from_numpy(stack_group_masks(root, CelebA(root, split=split).filenames))
+
+
 def localisation(masks: Mapping[str, torch.Tensor], truth: torch.Tensor
                  ) -> dict[str, dict[str, torch.Tensor]]:
     """Per block: how well the masks (Eq. 1) find their groups' true regions (chapters 2, 7).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from mggnet_lite.attributes import CELEBA_ATTRIBUTES, GROUPS
@@ -253,6 +254,26 @@ def test_group_masks_on_disk_match_render(small_set):
     assert np.array_equal(m, expect)
     with pytest.raises(FileNotFoundError, match="group mask"):
         sf.load_group_masks(small_set, 999)
+
+
+def test_a_split_of_masks_stacks_in_the_order_asked(small_set):
+    # stack_group_masks (chapters 2, 7, make targets) and book.true_masks on a split: row i is
+    # the i-th name's masks, whatever the order; a name without a mask is a clear error
+    from mggnet_lite import book
+    from mggnet_lite.data import CelebA
+
+    names = ["000009.jpg", 2, "000001.jpg"]
+    stack = sf.stack_group_masks(small_set, names)
+    assert stack.shape == (3, 8, 218, 178) and stack.dtype == bool
+    for row, name in zip(stack, names, strict=True):
+        assert np.array_equal(row, sf.load_group_masks(small_set, name))
+    assert sf.stack_group_masks(small_set, []).shape == (0, 8, 218, 178)
+    test = CelebA(small_set, split="test")
+    truth = book.true_masks("test", small_set)
+    assert truth.dtype == torch.bool and truth.shape == (len(test), 8, 218, 178)
+    assert np.array_equal(truth[-1].numpy(), sf.load_group_masks(small_set, test.filenames[-1]))
+    with pytest.raises(FileNotFoundError, match="group mask"):
+        sf.stack_group_masks(small_set, [1, 999])
 
 
 # Tree hash (sf.tree_hash: sorted relative paths + file bytes) of the set that the pre-split,

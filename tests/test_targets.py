@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
-import torch
 
 from mggnet_lite import analysis, book
 from mggnet_lite.data import CelebA
@@ -36,9 +34,7 @@ def quick():
 
 def test_target_1_block3_masks_point_at_their_parts(quick) -> None:
     model, report, outs = quick
-    root = book.book_data()
-    test = CelebA(root, split=report["split"])
-    truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f) for f in test.filenames]))
+    truth = book.true_masks(report["split"])
     stats = book.localisation({"block3": outs["masks:block3"]}, truth)["block3"]
     print("\n" + book.format_localisation({"block3": stats}, model.group_names, "target 1:"))
     hit, chance, lift = stats["pointing"], stats["chance"], stats["lift"]

@@ -132,10 +132,7 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
         labels = x3["test"][1]
         r = {"s": time.time() - t1, **_accuracy(probs[v], labels)}
         if v in ("gal", "mggnet"):  # independent has one mask per attribute
-            root = book.book_data()
-            test = CelebA(root, split="test")
-            truth = torch.from_numpy(np.stack([sf.load_group_masks(root, f)
-                                               for f in test.filenames]))
+            truth = book.true_masks("test")
             loc = book.localisation(masks, truth)
             print(book.format_localisation(loc, model.group_names, f"{v}:"), flush=True)
             r["pointing"] = {b: loc[b]["pointing"].tolist() for b in loc}

@@ -126,6 +126,7 @@ from .writer import (
     load_group_masks,
     load_packed_masks,
     split_sizes,
+    stack_group_masks,
     synthesize,
     tree_hash,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "sample_labels",
     "sample_params",
     "split_sizes",
+    "stack_group_masks",
     "synthesize",
     "tree_hash",
     "unpack_masks",
