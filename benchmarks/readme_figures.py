@@ -184,7 +184,9 @@ masked autoencoder): on their frozen features the four networks separate with ti
 intervals, but none reaches the accuracy target (see that study).
 `benchmarks/studies/2026-12-05-partial-finetune` fine-tunes blocks 4 and 5 of every network
 from one generic stage 1: a fair comparison that learns the attributes, at a cost the quick
-profile's first build cannot pay (chapter 6 quotes it).
+profile's first build cannot pay. Its orderings did not replicate in a second training that
+differed only in rounding (fp32 instead of bf16): at this scale one run per network cannot
+order the four, several seeds each would (chapter 6 quotes both runs).
 """
 
 

@@ -30,7 +30,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -110,8 +109,6 @@ def _score(head: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str,
 def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
              names: list[str], seed: int = 0) -> None:
     from mggnet_lite import analysis, book
-    from mggnet_lite.data import CelebA
-    from mggnet_lite.data import synthfaces as sf
     from mggnet_lite.nn import build_model
 
     cfg = book.book_config("mggnet")
@@ -227,11 +224,12 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--trunk-lr", type=float, default=2e-3)
     v.add_argument("--epochs", type=int, default=8)
     v.add_argument("--variants", nargs="+", default=["baseline", "independent", "gal", "mggnet"])
+    v.add_argument("--seed", type=int, default=0, help="stage 2's seed: heads' start, batch order")
     a = ap.parse_args(argv)
     if a.cmd == "probe":
         probe(a.weights, a.out, a.tap, a.lr, a.epochs)
     else:
-        variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants)
+        variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants, a.seed)
 
 
 if __name__ == "__main__":
