@@ -118,7 +118,7 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
     x3 = {s: _maps(trunk, s, "block3") for s in ("train", "test")}
     res: dict = {"weights": weights, "lr": lr, "trunk_lr": trunk_lr, "epochs": epochs,
                  "seed": seed, "maps_s": time.time() - t0, "variants": {}, "pairs": {}}
-    probs = {}
+    probs, truth = {}, None
     for v in names:
         torch.manual_seed(seed)
         extra = {"detach_senders": cfg.detach_senders} if v == "mggnet" else {}
@@ -129,7 +129,7 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
         labels = x3["test"][1]
         r = {"s": time.time() - t1, **_accuracy(probs[v], labels)}
         if v in ("gal", "mggnet"):  # independent has one mask per attribute
-            truth = book.true_masks("test")
+            truth = book.true_masks("test") if truth is None else truth  # read once
             loc = book.localisation(masks, truth)
             print(book.format_localisation(loc, model.group_names, f"{v}:"), flush=True)
             r["pointing"] = {b: loc[b]["pointing"].tolist() for b in loc}
