@@ -46,6 +46,31 @@ def test_paired_difference_on_a_subset_counts_only_those_entries() -> None:
         "is within noise of" and analysis.verdict_word(-2, -1) == "is beaten by"
 
 
+def test_t_quantile_matches_the_tables() -> None:
+    for df, t in ((1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1000, 1.9623)):
+        assert abs(analysis.t_quantile(df) - t) < 1e-3, df
+    assert abs(analysis.t_quantile(4, 0.95) - 2.1318) < 1e-3
+
+
+def test_across_runs_counts_the_spread_between_trainings_and_the_images() -> None:
+    # point intervals: the classic t interval over runs, 2 +- 4.303 / sqrt(3)
+    mean, lo, hi = analysis.across_runs([(1.0, 1.0, 1.0), (2.0, 2.0, 2.0), (3.0, 3.0, 3.0)])
+    assert mean == 2.0 and abs(hi - 2.0 - 4.3027 / 3 ** 0.5) < 1e-3 and abs(lo + hi - 4.0) < 1e-9
+    # identical runs: the test images' error alone, not shrunk by the number of runs
+    one = (0.2, 0.2 - 0.15, 0.2 + 0.15)
+    mean, lo, hi = analysis.across_runs([one] * 5)
+    assert abs(mean - 0.2) < 1e-12 and abs((hi - lo) / 2 - 2.7764 * 0.15 / 1.959964) < 1e-3
+    # tight intervals that disagree across runs give a wide one
+    _, lo, hi = analysis.across_runs([(0.17, 0.03, 0.30), (-0.23, -0.36, -0.11)])
+    assert lo < -0.23 and hi > 0.17
+    try:
+        analysis.across_runs([one])
+    except ValueError as e:
+        assert "two or more" in str(e)
+    else:
+        raise AssertionError("one run passed")
+
+
 def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:
     rows = analysis.hidden_group_rows(["mouth", None, "eyes"], GROUPS, CELEBA_ATTRIBUTES)
     assert rows.shape == (3, 40) and not rows[1].any()
