@@ -2,7 +2,8 @@
 stage 1, and at what cost per epoch (README.md beside this file has the results).
 
     python study.py probe WEIGHTS.pt OUT.json [--from block3|block4] [--lr 2e-3] [--epochs 8]
-    python study.py variants WEIGHTS.pt OUT.json [--lr 8e-3] [--trunk-lr 2e-3] [--epochs 8]
+    python study.py variants WEIGHTS.pt OUT.json [--lr 8e-3] [--trunk-lr 2e-3] [--epochs 8] [--seed 0]
+    python study.py seeds OUT.json RUN.json RUN.json [RUN.json ...]
 
 ``probe``: the book's SynthFaces set (``book.book_data()``). The generic stage 1 in
 ``WEIGHTS.pt`` (a torchvision ResNet-18 state dict, width 16, no stem max-pool: the quick
@@ -20,6 +21,11 @@ the same stage 1, block 3 frozen (its maps computed once, shared by all four), b
 fine-tuned (Adam at ``--trunk-lr``) with everything after them (GAL, GCL, heads at ``--lr``),
 one-cycle, Eq. 5's loss (``losses.mggnet_loss``). Records mean / balanced accuracy, the paired
 differences (``analysis.paired_difference``) and the pointing game per block.
+
+``seeds``: several ``variants`` files of the same stage 1 that differ in ``--seed`` pooled:
+each network's accuracy over the runs (mean, sample standard deviation, range) and each pair's
+difference with ``analysis.across_runs``'s interval (the spread between trainings and the test
+images'), with its verdict.
 """
 
 from __future__ import annotations
@@ -208,6 +214,45 @@ def _accuracy(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     return {k: s[k] for k in ("mean_accuracy", "mean_balanced_accuracy")}
 
 
+def seeds(out: str, files: list[str]) -> None:
+    import numpy as np
+
+    from mggnet_lite import analysis
+
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    if len({r["weights"] for r in runs}) != 1 or len({r["seed"] for r in runs}) != len(runs):
+        sys.exit("seeds: the runs must share one stage 1 (weights) and differ in their seed")
+    res: dict = {"files": files, "seeds": [r["seed"] for r in runs], "networks": {}, "pairs": {}}
+    for v in runs[0]["variants"]:
+        for key in ("mean_accuracy", "mean_balanced_accuracy"):
+            x = np.array([r["variants"][v][key] for r in runs])
+            res["networks"].setdefault(v, {})[key] = {
+                "runs": x.tolist(), "mean": x.mean(), "sd": x.std(ddof=1), "min": x.min(), "max": x.max()}
+    for pair in runs[0]["pairs"]:
+        per_run = [tuple(r["pairs"][pair]) for r in runs]
+        mean, lo, hi = analysis.across_runs(per_run)
+        res["pairs"][pair] = {"runs": per_run, "mean": mean, "lo": lo, "hi": hi,
+                              "verdict": analysis.verdict_word(lo, hi)}
+        print(f"{pair:<22}{mean:+.2f} [{lo:+.2f}, {hi:+.2f}] {res['pairs'][pair]['verdict']}; runs: "
+              + ", ".join(f"{d:+.2f}" for d, _, _ in per_run), flush=True)
+    # what it would take: the pooled half-width with S runs and n test images, from the measured
+    # spread between runs (sd) and the runs' image variance (scaled by 1 / n), largest over pairs
+    from mggnet_lite import book
+    from mggnet_lite.data.synthfaces.writer import split_sizes
+
+    n0 = split_sizes(book.default_synth_n())[2]  # the book's test split, which every run scored
+    res["plan"] = []
+    for n_runs in (len(runs), 10, 20):
+        for n in (n0, 2 * n0, 4 * n0):
+            half = max(analysis.t_quantile(n_runs - 1) * np.sqrt(
+                np.var([d for d, _, _ in p["runs"]], ddof=1) / n_runs
+                + np.mean([((hi - lo) / 3.919928) ** 2 for _, lo, hi in p["runs"]]) * n0 / n)
+                for p in res["pairs"].values())
+            res["plan"].append({"runs": n_runs, "test_images": n, "largest_half_width": float(half)})
+            print(f"{n_runs} runs, {n} test images: largest half-width {half:.2f}", flush=True)
+    Path(out).write_text(json.dumps(res, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -225,9 +270,14 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--epochs", type=int, default=8)
     v.add_argument("--variants", nargs="+", default=["baseline", "independent", "gal", "mggnet"])
     v.add_argument("--seed", type=int, default=0, help="stage 2's seed: heads' start, batch order")
+    k = sub.add_parser("seeds")
+    k.add_argument("out")
+    k.add_argument("files", nargs="+")
     a = ap.parse_args(argv)
     if a.cmd == "probe":
         probe(a.weights, a.out, a.tap, a.lr, a.epochs)
+    elif a.cmd == "seeds":
+        seeds(a.out, a.files)
     else:
         variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants, a.seed)
 
