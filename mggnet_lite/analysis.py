@@ -300,19 +300,27 @@ def t_quantile(df: int, p: float = 0.975) -> float:
     return (lo + hi) / 2
 
 
+def run_variances(runs: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
+    """The two sources of error of several trainings' paired differences ``(diff, lo, hi)``:
+    the sample variance between the runs' differences, and the test images' variance, the mean
+    of the runs' 95% bootstrap variances ((hi - lo) / 3.92)^2."""
+    if len(runs) < 2:
+        raise ValueError(f"{len(runs)} run(s): the spread between trainings needs two or more")
+    between = float(np.var([r[0] for r in runs], ddof=1))
+    return between, float(np.mean([((hi - lo) / (2 * 1.959964)) ** 2 for _, lo, hi in runs]))
+
+
 def across_runs(runs: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
     """Several trainings' paired differences ``(diff, lo, hi)`` (each from
     :func:`paired_difference` on the same test images; the runs differ in their training seed)
-    pooled: their mean and a 95% interval that counts both sources of error, the spread between
-    trainings (s^2 / S over S runs) and the test images' (the runs' mean bootstrap variance,
-    ((hi - lo) / 3.92)^2, not divided by S: every run is scored on the same images), with
-    Student's t at S - 1 degrees of freedom (conservative). Returns ``(mean, lo, hi)``."""
-    if len(runs) < 2:
-        raise ValueError(f"{len(runs)} run(s): the spread between trainings needs two or more")
-    d = np.array([r[0] for r in runs], dtype=np.float64)
-    image_var = np.mean([((hi - lo) / (2 * 1.959964)) ** 2 for _, lo, hi in runs])
-    half = t_quantile(len(d) - 1) * math.sqrt(d.var(ddof=1) / len(d) + image_var)
-    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+    pooled: their mean and a 95% interval that counts both sources of error
+    (:func:`run_variances`), the spread between trainings over S runs and the test images' (not
+    divided by S: every run is scored on the same images), with Student's t at S - 1 degrees of
+    freedom (conservative). Returns ``(mean, lo, hi)``."""
+    between, images = run_variances(runs)
+    mean = float(np.mean([r[0] for r in runs]))
+    half = t_quantile(len(runs) - 1) * math.sqrt(between / len(runs) + images)
+    return mean, mean - half, mean + half
 
 
 def compare_runs(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor,

@@ -242,12 +242,11 @@ def seeds(out: str, files: list[str]) -> None:
 
     n0 = split_sizes(book.default_synth_n())[2]  # the book's test split, which every run scored
     res["plan"] = []
+    parts = [analysis.run_variances(p["runs"]) for p in res["pairs"].values()]
     for n_runs in (len(runs), 10, 20):
         for n in (n0, 2 * n0, 4 * n0):
-            half = max(analysis.t_quantile(n_runs - 1) * np.sqrt(
-                np.var([d for d, _, _ in p["runs"]], ddof=1) / n_runs
-                + np.mean([((hi - lo) / 3.919928) ** 2 for _, lo, hi in p["runs"]]) * n0 / n)
-                for p in res["pairs"].values())
+            half = max(analysis.t_quantile(n_runs - 1) * np.sqrt(between / n_runs + images * n0 / n)
+                       for between, images in parts)
             res["plan"].append({"runs": n_runs, "test_images": n, "largest_half_width": float(half)})
             print(f"{n_runs} runs, {n} test images: largest half-width {half:.2f}", flush=True)
     Path(out).write_text(json.dumps(res, indent=1) + "\n")
