@@ -274,9 +274,16 @@ def paired_difference(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, *,
     return diff, lo, hi
 
 
+def interval_sign(lo: float, hi: float) -> int:
+    """What a 95% interval ``[lo, hi]`` of a difference decides: 1 when it lies above 0, -1
+    below, 0 when it holds 0 (no verdict)."""
+    return 1 if lo > 0 else (-1 if hi < 0 else 0)
+
+
 def verdict_word(lo: float, hi: float) -> str:
-    """"beats" when the interval is above 0, "is beaten by" below, else "is within noise of"."""
-    return "beats" if lo > 0 else ("is beaten by" if hi < 0 else "is within noise of")
+    """"beats" when the interval is above 0, "is beaten by" below, else "is within noise of"
+    (:func:`interval_sign`)."""
+    return {1: "beats", -1: "is beaten by", 0: "is within noise of"}[interval_sign(lo, hi)]
 
 
 def t_quantile(df: int, p: float = 0.975) -> float:

@@ -44,6 +44,10 @@ def test_paired_difference_on_a_subset_counts_only_those_entries() -> None:
     assert abs(d - 100.0) < 1e-9
     assert analysis.verdict_word(0.1, 0.5) == "beats" and analysis.verdict_word(-1, 1) == \
         "is within noise of" and analysis.verdict_word(-2, -1) == "is beaten by"
+    # an interval that touches 0 decides nothing; one that excludes it, its side
+    signs = [analysis.interval_sign(lo, hi) for lo, hi in ((0.0, 1.0), (-1.0, 0.0), (1e-9, 1.0),
+                                                          (-1.0, -1e-9), (-0.5, 0.5))]
+    assert signs == [0, 0, 1, -1, 0]
 
 
 def test_t_quantile_matches_the_tables() -> None:
