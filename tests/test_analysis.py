@@ -3,6 +3,7 @@ bootstrap on a subset of entries, the hidden-group rows of the occlusion experim
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mggnet_lite import analysis
@@ -60,10 +61,18 @@ def test_across_runs_counts_the_spread_between_trainings_and_the_images() -> Non
     # point intervals: the classic t interval over runs, 2 +- 4.303 / sqrt(3)
     mean, lo, hi = analysis.across_runs([(1.0, 1.0, 1.0), (2.0, 2.0, 2.0), (3.0, 3.0, 3.0)])
     assert mean == 2.0 and abs(hi - 2.0 - 4.3027 / 3 ** 0.5) < 1e-3 and abs(lo + hi - 4.0) < 1e-9
-    # identical runs: the test images' error alone, not shrunk by the number of runs
+    # identical runs: the test images' error alone, not shrunk by the number of runs, and known
+    # (a normal quantile, not Student's t at S - 1)
     one = (0.2, 0.2 - 0.15, 0.2 + 0.15)
     mean, lo, hi = analysis.across_runs([one] * 5)
-    assert abs(mean - 0.2) < 1e-12 and abs((hi - lo) / 2 - 2.7764 * 0.15 / 1.959964) < 1e-3
+    assert abs(mean - 0.2) < 1e-12 and abs((hi - lo) / 2 - 0.15) < 1e-3
+    # both: Welch-Satterthwaite's degrees of freedom, between S - 1 and the normal's
+    runs = [(0.1, 0.0, 0.2), (0.3, 0.2, 0.4), (0.2, 0.1, 0.3)]
+    between, images = analysis.run_variances(runs)
+    v = between / 3 + images
+    df = 2 * (v / (between / 3)) ** 2
+    assert 2 < df < 1e4
+    assert abs(analysis.across_runs(runs)[2] - 0.2 - analysis.t_quantile(df) * v ** 0.5) < 1e-9
     # tight intervals that disagree across runs give a wide one
     _, lo, hi = analysis.across_runs([(0.17, 0.03, 0.30), (-0.23, -0.36, -0.11)])
     assert lo < -0.23 and hi > 0.17
@@ -73,6 +82,25 @@ def test_across_runs_counts_the_spread_between_trainings_and_the_images() -> Non
         assert "two or more" in str(e)
     else:
         raise AssertionError("one run passed")
+
+
+def test_across_runs_covers_95_percent_of_the_time() -> None:
+    """Simulated: S = 5 trainings scored on the same 2,000 images, each run's per-image
+    difference the images' shared part, its own noise and a shift of its training; true mean 0.
+    Where the images' error dominates and where the trainings' spread does, about 95% of the
+    pooled intervals hold 0 (Student's t at S - 1 held it 98-99.9% of the time)."""
+    rng = np.random.default_rng(0)
+    n, s_runs, reps = 2000, 5, 600
+    for sd_training in (0.02, 0.3):
+        hits = 0
+        for _ in range(reps):
+            per = (rng.normal(0, 3.0, n) + rng.normal(0, 1.0, (s_runs, n))
+                   + rng.normal(0, sd_training, (s_runs, 1)))
+            mean, se = per.mean(1), per.std(1, ddof=1) / n ** 0.5
+            _, lo, hi = analysis.across_runs(list(zip(mean, mean - 1.96 * se, mean + 1.96 * se,
+                                                      strict=True)))
+            hits += lo <= 0 <= hi
+        assert 0.92 <= hits / reps <= 0.975, (sd_training, hits / reps)
 
 
 def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:

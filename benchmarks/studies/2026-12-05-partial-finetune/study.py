@@ -245,7 +245,7 @@ def seeds(out: str, files: list[str]) -> None:
     parts = [analysis.run_variances(p["runs"]) for p in res["pairs"].values()]
     for n_runs in (len(runs), 10, 20):
         for n in (n0, 2 * n0, 4 * n0):
-            half = max(analysis.t_quantile(n_runs - 1) * np.sqrt(between / n_runs + images * n0 / n)
+            half = max(analysis.pooled_half_width(between, images * n0 / n, n_runs)
                        for between, images in parts)
             res["plan"].append({"runs": n_runs, "test_images": n, "largest_half_width": float(half)})
             print(f"{n_runs} runs, {n} test images: largest half-width {half:.2f}", flush=True)
