@@ -214,15 +214,16 @@ def _accuracy(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     return {k: s[k] for k in ("mean_accuracy", "mean_balanced_accuracy")}
 
 
-def seeds(out: str, files: list[str]) -> None:
+def summary(runs: list[dict]) -> dict:
+    """Several runs of the four networks (``variants`` files, or any dicts with ``seed``,
+    ``variants`` and ``pairs`` alike) over their seeds: each network's mean and balanced accuracy
+    (runs, mean, sd, range) and each pair pooled with ``analysis.across_runs``, with its
+    verdict (printed). ``../2026-12-05-stage2-seeds/study.py`` pools its runs with it too."""
     import numpy as np
 
     from mggnet_lite import analysis
 
-    runs = [json.loads(Path(f).read_text()) for f in files]
-    if len({r["weights"] for r in runs}) != 1 or len({r["seed"] for r in runs}) != len(runs):
-        sys.exit("seeds: the runs must share one stage 1 (weights) and differ in their seed")
-    res: dict = {"files": files, "seeds": [r["seed"] for r in runs], "networks": {}, "pairs": {}}
+    res: dict = {"seeds": [r["seed"] for r in runs], "networks": {}, "pairs": {}}
     for v in runs[0]["variants"]:
         for key in ("mean_accuracy", "mean_balanced_accuracy"):
             x = np.array([r["variants"][v][key] for r in runs])
@@ -235,6 +236,16 @@ def seeds(out: str, files: list[str]) -> None:
                               "verdict": analysis.verdict_word(lo, hi)}
         print(f"{pair:<22}{mean:+.2f} [{lo:+.2f}, {hi:+.2f}] {res['pairs'][pair]['verdict']}; runs: "
               + ", ".join(f"{d:+.2f}" for d, _, _ in per_run), flush=True)
+    return res
+
+
+def seeds(out: str, files: list[str]) -> None:
+    from mggnet_lite import analysis
+
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    if len({r["weights"] for r in runs}) != 1 or len({r["seed"] for r in runs}) != len(runs):
+        sys.exit("seeds: the runs must share one stage 1 (weights) and differ in their seed")
+    res: dict = {"files": files, **summary(runs)}
     # what it would take: the pooled half-width with S runs and n test images, from the measured
     # spread between runs (sd) and the runs' image variance (scaled by 1 / n), largest over pairs
     from mggnet_lite import book

@@ -21,12 +21,12 @@ network over the seeds (mean, sd, range) and each pair pooled with ``analysis.ac
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 VARIANTS = ("baseline", "independent", "gal", "mggnet")  # Table 3's four networks
@@ -55,23 +55,13 @@ def one_seed(seed: int) -> dict:
 
 
 def pooled(runs: list[dict]) -> dict:
-    """Each network over the runs, and each pair pooled (``analysis.across_runs``)."""
-    from mggnet_lite import analysis
-
-    res: dict = {"seeds": [r["seed"] for r in runs], "networks": {}, "pairs": {}}
-    for v in VARIANTS:
-        for key in ("mean_accuracy", "mean_balanced_accuracy"):
-            x = np.array([r["variants"][v][key] for r in runs])
-            res["networks"].setdefault(v, {})[key] = {
-                "runs": x.tolist(), "mean": x.mean(), "sd": x.std(ddof=1), "min": x.min(), "max": x.max()}
-    for pair in runs[0]["pairs"]:
-        per_run = [tuple(r["pairs"][pair]) for r in runs]
-        mean, lo, hi = analysis.across_runs(per_run)
-        res["pairs"][pair] = {"runs": per_run, "mean": mean, "lo": lo, "hi": hi,
-                              "verdict": analysis.verdict_word(lo, hi)}
-        print(f"{pair:<22}{mean:+.2f} [{lo:+.2f}, {hi:+.2f}] {res['pairs'][pair]['verdict']}; runs: "
-              + ", ".join(f"{d:+.2f} [{lo1:+.2f}, {hi1:+.2f}]" for d, lo1, hi1 in per_run), flush=True)
-    return res
+    """Each network over the runs, and each pair pooled (``analysis.across_runs``): the
+    fine-tuning study's ``summary``, which its ``study.py seeds`` writes."""
+    path = Path(__file__).resolve().parents[1] / "2026-12-05-partial-finetune" / "study.py"
+    spec = importlib.util.spec_from_file_location("partial_finetune_study", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.summary(runs)
 
 
 def run(out: str, seeds: list[int]) -> None:
