@@ -15,6 +15,7 @@ import numpy as np
 
 from .attributes import GROUPS
 from .viz_runs import (  # noqa: F401  (figures of runs, chapters 5 and 6: viz.<name>)
+    lr_drops,
     plot_ablation,
     plot_run_intervals,
     plot_training_curves,
@@ -133,6 +134,32 @@ def _np(x):
     return np.asarray(x)
 
 
+def contrast(a, b) -> float:
+    """WCAG 2's contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(colour) -> float:  # relative luminance of an sRGB colour
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def text_colour(colour, background="white", ratio: float = 4.5) -> tuple[float, float, float]:
+    """``colour`` mixed with just enough black to be read as small text on ``background``
+    (WCAG 2's 4.5:1 for text): the hue stays, so a group's labels keep its colour. The
+    middle_face yellow has 1.3:1 on white as it is."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.asarray(to_rgb(colour))
+    for k in range(101):
+        darker = tuple(float(c) for c in rgb * (1 - k / 100))
+        if contrast(darker, background) >= ratio:
+            return darker
+    return (0.0, 0.0, 0.0)
+
+
 def _group_colours(names):
     """One colour per group name (:data:`GROUP_COLOURS`; tab10 for other names)."""
     import matplotlib.pyplot as plt
@@ -163,15 +190,10 @@ def plot_positive_rates(
     colours = dict(GROUP_COLOURS)
     fig, ax = plt.subplots(figsize=(12, 4))
     x = np.arange(len(rates))
-    ax.bar(
-        x,
-        100 * rates[order],
-        color=[colours.get(group_of.get(names[i]), "grey") for i in order],
-        label=label,
-    )
+    ax.bar(x, 100 * rates[order], color=[colours.get(group_of.get(names[i]), "grey") for i in order])
     if reference is not None:
         ref = _np(reference).astype(float)[order]
-        ax.scatter(x, 100 * ref, marker="_", s=120, color="black", zorder=3, label=reference_label)
+        ticks = ax.scatter(x, 100 * ref, marker="_", s=120, color="black", zorder=3)
     ax.set_xticks(x, [names[i] for i in order], rotation=90, fontsize=8)
     ax.set_ylabel("positive rate (%)")
     ax.axhline(50, color="grey", lw=0.5, ls=":")
@@ -186,8 +208,10 @@ def plot_positive_rates(
         title_fontsize=7,
     )
     ax.add_artist(leg1)
-    if reference is not None:
-        ax.legend(loc="center left", fontsize=8)
+    if reference is not None:  # the bars' entry in no group's colour: they have eight
+        bars = plt.Rectangle((0, 0), 1, 1, facecolor="none", edgecolor="0.3")
+        ax.legend([ticks, bars], [reference_label, f"{label} (bars, in their group's colour)"],
+                  loc="center left", fontsize=8)
     ax.set_title(title or "Positive rate of each attribute")
     ax.set_xlim(-0.6, len(rates) - 0.4)
     fig.tight_layout()
@@ -506,7 +530,7 @@ def plot_per_attribute(reports, *, metric: str = "accuracy", title: str | None =
         ax.axhline(50, color="black", lw=1, ls=":", label="chance (50)")
     ax.set_xticks(x, [_short(a) for a in order], rotation=90, fontsize=7)
     for t, a in zip(ax.get_xticklabels(), order, strict=True):
-        t.set_color(colour[a])
+        t.set_color(text_colour(colour[a], ax.get_facecolor()))
     lo = min(min(r["per_attribute"][a][metric] for a in order) for r in reports.values())
     ax.set_ylim(max(0, lo - 5), 109)  # room above 100 for the legend
     ax.set_yticks([t for t in ax.get_yticks() if t <= 100])

@@ -26,14 +26,24 @@ def read_history(run) -> list[dict]:
     return list(run)
 
 
+def lr_drops(history: list[dict]) -> list[float]:
+    """The epoch boundaries (epoch - 0.5) where a step schedule lowers the lr (Sec. 4.1: lr,
+    then low_lr): the lr falls there and holds on both sides. A schedule that moves the lr
+    at every epoch (one-cycle's cosine) has none."""
+    lrs = [r["lr"] for r in history]
+    return [history[i]["epoch"] - 0.5 for i in range(1, len(lrs))
+            if lrs[i] < lrs[i - 1] and (i < 2 or lrs[i - 1] == lrs[i - 2])
+            and (i + 1 == len(lrs) or lrs[i + 1] == lrs[i])]
+
+
 def plot_training_curves(runs, *, title: str | None = None):
     """Loss and mean accuracy per epoch (chapter 5): ``runs`` maps a name to a run folder,
     a results dict or a list of history rows (:func:`read_history`). Training-split numbers,
-    accumulated over each epoch while the weights moved; a dotted line marks the lr drop."""
+    accumulated over each epoch while the weights moved; a dotted line in the run's colour
+    marks a step schedule's lr drop (:func:`lr_drops`), named in the legend."""
     import matplotlib.pyplot as plt
 
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(9, 3.2))
-    drops = set()
     for (name, run), c in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"],
                               strict=False):
         h = read_history(run)
@@ -43,18 +53,17 @@ def plot_training_curves(runs, *, title: str | None = None):
                   label=f"{name}: accuracy")
         ax_a.plot(ep, [r["train_mean_balanced_accuracy"] for r in h], "s--", color=c, alpha=0.6,
                   label=f"{name}: balanced")
-        drops.update(r["epoch"] - 0.5 for a, r in zip(h, h[1:], strict=False)
-                     if r["lr"] < a["lr"])
+        for k, x in enumerate(lr_drops(h)):
+            ax_l.axvline(x, color=c, ls=":", lw=1.2, label=f"{name}: lr drop" if k == 0 else None)
+            ax_a.axvline(x, color=c, ls=":", lw=1.2)
     for ax in (ax_l, ax_a):
-        for x in drops:
-            ax.axvline(x, color="grey", ls=":", lw=1)
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_l.set_ylabel("training loss (Eq. 5)")
     ax_a.set_ylabel("mean over 40 attributes (%)")
     ax_l.legend(fontsize=7)
     ax_a.legend(fontsize=6, ncol=1 if len(runs) < 3 else 2)
-    fig.suptitle(title or "Training curves (training split; dotted: lr drop)", fontsize=10)
+    fig.suptitle(title or "Training curves (training split)", fontsize=10)
     fig.tight_layout()
     return fig
 

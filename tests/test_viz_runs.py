@@ -30,3 +30,30 @@ def test_each_training_is_coloured_by_its_verdict_and_the_pooled_interval_is_bla
     assert tuple(bar.get_xdata()) == (pooled[1], pooled[2])
     assert len(fig.axes) == 2 and fig.axes[1].get_title() == "fine-tuned"
     matplotlib.pyplot.close(fig)
+
+
+def test_a_dotted_line_marks_a_step_schedules_lr_drop_and_nothing_else() -> None:
+    """Chapter 5 draws stage 1 (5 epochs at lr 0.1, then 0.01) beside stage 2 (one-cycle: the
+    lr moves at every epoch): one drop, at 5.5, in stage 1's colour and named in the legend; a
+    line at every boundary of one-cycle said nothing (it drew six, unexplained)."""
+    import matplotlib.pyplot as plt
+
+    def rows(lrs):
+        return [{"epoch": e + 1, "lr": lr, "train_loss": 1.0, "train_mean_accuracy": 90.0,
+                 "train_mean_balanced_accuracy": 80.0} for e, lr in enumerate(lrs)]
+
+    step = rows([0.1] * 5 + [0.01])
+    onecycle = rows([3.2e-4, 8e-3, 7.5e-3, 6.3e-3, 4.7e-3, 3.0e-3, 1.4e-3, 3.8e-4])
+    assert viz.lr_drops(step) == [5.5]
+    assert viz.lr_drops(onecycle) == []
+    assert viz.lr_drops(rows([0.01] * 9 + [0.001] * 5)) == [9.5]  # Sec. 4.1's 9 + 5 epochs
+    assert viz.lr_drops(rows([0.1, 0.01])) == [1.5]
+    fig = viz.plot_training_curves({"stage 1": step, "MGG-Net": onecycle})
+    try:
+        for ax in fig.axes:
+            vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
+            assert [ln.get_xdata()[0] for ln in vertical] == [5.5]
+            assert vertical[0].get_color() == ax.get_lines()[0].get_color()  # stage 1's colour
+        assert "stage 1: lr drop" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    finally:
+        plt.close(fig)
