@@ -9,18 +9,23 @@ message layout (adopted, ``nn/gcl.py``) and channels_last on the CPU (measured, 
 * ``gcl``: the quick profile's stage-2 MGG-Net step (frozen features, batch 128, Adam), with
   GCL's pairwise messages written f-first (``nn/gcl.py``, d innermost) and W_g-first (the
   earlier form, whose d has a stride of K * D).
-* ``stage1``: the quick profile's stage-1 step (width-32 ResNet-18, batch 32, 64 px, SGD),
-  NCHW against channels_last (``TrainConfig.channels_last``, which only CUDA runs use).
+* ``stage1``: the quick profile's stage-1 step (its ResNet-18 trunk: width 16, no stem
+  max-pool since 2026-12-04; width 32 with it before; batch 32, 64 px, SGD), NCHW against
+  channels_last (``TrainConfig.channels_last``, which only CUDA runs use).
 * ``features``: the frozen backbone's inference on a batch of 128 (what
   ``training/features.py`` computes once per split), NCHW against channels_last.
 
 Each round times ``--steps`` calls of each alternative after two warm-up calls; the JSON has
-every round's milliseconds per call, their medians and the machine.
+every round's milliseconds per call, their medians and the machine. Then the price of the
+layout in precision: one stage-1 step's parameter gradients in fp32, each layout, against the
+same step in float64 (``stage1_gradient_relative_error``), and in bf16 autocast for scale (what
+the quick profile trains in on a CPU with native bf16).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import statistics
 import sys
@@ -60,7 +65,7 @@ def _stage2(fmt: torch.memory_format) -> Callable[[], None]:
     cfg = make_config("quick")
     torch.manual_seed(0)
     model = build_model("mggnet", cfg.backbone, None, taps=tuple(cfg.taps), width=cfg.width,
-                        pool=cfg.pool).to(memory_format=fmt)
+                        stem_pool=cfg.stem_pool, pool=cfg.pool).to(memory_format=fmt)
     model.backbone.requires_grad_(False)
     with torch.no_grad():
         maps = model.backbone(torch.randn(2, 3, cfg.image_size, cfg.image_size))
@@ -79,7 +84,8 @@ def _stage1(fmt: torch.memory_format) -> Callable[[], None]:
     """One stage-1 step of the quick profile (the baseline trained on the attributes)."""
     cfg = make_config("quick")
     torch.manual_seed(0)
-    model = build_model("baseline", cfg.backbone, None, width=cfg.width).to(memory_format=fmt)
+    model = build_model("baseline", cfg.backbone, None, width=cfg.width,
+                        stem_pool=cfg.stem_pool).to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4,
                           foreach=True)
     x = torch.randn(32, 3, cfg.image_size, cfg.image_size).contiguous(memory_format=fmt)
@@ -91,7 +97,8 @@ def _features(fmt: torch.memory_format) -> Callable[[], None]:
     """The frozen backbone on a batch of 128, in inference mode."""
     cfg = make_config("quick")
     torch.manual_seed(0)
-    backbone = build_model("mggnet", cfg.backbone, None, width=cfg.width).backbone.eval()
+    backbone = build_model("mggnet", cfg.backbone, None, width=cfg.width,
+                           stem_pool=cfg.stem_pool).backbone.eval()
     backbone = backbone.to(memory_format=fmt)
     x = torch.randn(128, 3, cfg.image_size, cfg.image_size).contiguous(memory_format=fmt)
 
@@ -99,6 +106,29 @@ def _features(fmt: torch.memory_format) -> Callable[[], None]:
         with torch.inference_mode():
             backbone(x)
     return run
+
+
+def stage1_gradient_errors() -> dict[str, float]:
+    """The stage-1 step's parameter gradients in fp32, NCHW and channels_last, against the
+    same step in float64 (NCHW): ||g - g64|| / ||g64|| over all parameters."""
+    cfg = make_config("quick")
+    torch.manual_seed(0)
+    model = build_model("baseline", cfg.backbone, None, width=cfg.width, stem_pool=cfg.stem_pool)
+    x = torch.randn(32, 3, cfg.image_size, cfg.image_size)
+    y = (torch.rand(32, 40) < 0.5).float()
+
+    def grads(dtype: torch.dtype, fmt: torch.memory_format, bf16: bool = False) -> torch.Tensor:
+        m = copy.deepcopy(model).to(dtype).to(memory_format=fmt).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = m(x.to(dtype).contiguous(memory_format=fmt))
+        mggnet_loss(out, y.to(dtype)).backward()
+        return torch.cat([p.grad.flatten().double() for p in m.parameters()])
+
+    ref = grads(torch.float64, torch.contiguous_format)
+    nchw, nhwc = torch.contiguous_format, torch.channels_last
+    return {name: float((grads(torch.float32, fmt, bf16) - ref).norm() / ref.norm())
+            for name, fmt, bf16 in (("nchw", nchw, False), ("channels_last", nhwc, False),
+                                    ("nchw_bf16_autocast", nchw, True))}
 
 
 def _timed(fn: Callable[[], None], steps: int) -> float:
@@ -146,12 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     gcl_module.GraphCorrelation.forward = f_first
     for name, r in res.items():
         print(name + ": " + ", ".join(f"{k} {v['median_ms']:.1f} ms" for k, v in r.items()))
+    errors = stage1_gradient_errors()
+    print("stage-1 gradients against float64: " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
     date = datetime.date.today().isoformat()
     out = a.out or ROOT / "benchmarks" / "results" / f"layouts_{date}.json"
     atomic_write_json(out, {"kind": "layouts", "date": date, "command": " ".join(sys.argv),
                             "machine": machine_info(CPU), "versions": versions(),
                             "threads": torch.get_num_threads(), "rounds": a.rounds,
-                            "steps": a.steps, "results": res})
+                            "steps": a.steps, "results": res,
+                            "stage1_gradient_relative_error": errors})
     print(f"wrote {out}")
     return 0
 

@@ -23,3 +23,7 @@ def test_layouts_benchmark_runs_and_writes_its_json(tmp_path) -> None:
     for alts in r["results"].values():
         for v in alts.values():
             assert len(v["ms"]) == 1 and v["median_ms"] > 0
+    errors = r["stage1_gradient_relative_error"]
+    assert set(errors) == {"nchw", "channels_last", "nchw_bf16_autocast"}
+    assert 0 < errors["nchw"] < 1e-4  # fp32 against float64: rounding only
+    assert errors["nchw"] < errors["nchw_bf16_autocast"] and errors["channels_last"] > 0
