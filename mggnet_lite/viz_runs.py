@@ -111,7 +111,9 @@ def plot_run_intervals(panels, *, title: str | None = None):
     from .analysis import interval_sign
 
     rows = max(len(pairs) for pairs in panels.values())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 0.9 + 0.6 * rows),
+    runs_per_row = max(len(runs) for pairs in panels.values() for runs, _ in pairs.values())
+    row_inches = max(0.6, 0.1 * (runs_per_row + 2))  # adjacent trainings at least 3 pt apart
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 0.9 + row_inches * rows),
                              squeeze=False, sharex=True)  # one scale: widths compare
     colour = {1: "#1b9e77", -1: "#d95f02", 0: "#999999"}
     for ax, (name, pairs) in zip(axes[0], panels.items(), strict=True):

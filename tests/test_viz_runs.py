@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from mggnet_lite import analysis, viz  # noqa: E402
@@ -55,5 +56,27 @@ def test_a_dotted_line_marks_a_step_schedules_lr_drop_and_nothing_else() -> None
             assert [ln.get_xdata()[0] for ln in vertical] == [5.5]
             assert vertical[0].get_color() == ax.get_lines()[0].get_color()  # stage 1's colour
         assert "stage 1: lr drop" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    finally:
+        plt.close(fig)
+
+
+def test_ten_trainings_per_pair_stay_apart() -> None:
+    """Each training's line lies at least 3 points (of the page) from the next one's, also
+    with ten per pair (chapter 6's fine-tuned protocol): at a fixed height they overlapped."""
+    import matplotlib.pyplot as plt
+
+    runs = [(0.1 * k - 0.5, 0.1 * k - 0.65, 0.1 * k - 0.35) for k in range(10)]
+    pooled = analysis.across_runs(runs)
+    pairs = {f"p{j}": (runs, pooled) for j in range(6)}
+    fig = viz.plot_run_intervals({"five": {k: (r[:5], p) for k, (r, p) in pairs.items()},
+                                  "ten": pairs})
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[1]
+        segments = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2
+                    and ln.get_linewidth() < 3][:10]  # the first pair's ten trainings
+        ys = [ax.transData.transform((0, ln.get_ydata()[0]))[1] for ln in segments]
+        gaps_pt = np.abs(np.diff(ys)) * 72 / fig.dpi
+        assert len(ys) == 10 and gaps_pt.min() >= 3, gaps_pt
     finally:
         plt.close(fig)
