@@ -5,7 +5,8 @@
 
 Every number of the section comes from ``benchmarks/results/book-quick-targets.json``, which
 ``benchmarks/book_targets.py`` measures on the book's saved runs, except the fair protocol's
-pooled pairs, from its study's ``results/seeds_avx2.json``; nothing is typed by hand.
+pooled pairs, from its study's ``results/seeds10_avx2.json``, and the book's protocol's, from
+``2026-12-05-stage2-seeds``; nothing is typed by hand.
 ``tests/test_readme_figures.py`` fails while the two disagree.
 """
 
@@ -18,8 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "book-quick-targets.json"
-#: the fair protocol's stage 2 trained with five seeds in fp32, pooled (study.py seeds)
-SEEDS = REPO / "benchmarks" / "studies" / "2026-12-05-partial-finetune" / "results" / "seeds_avx2.json"
+#: the fair protocol's stage 2 trained with ten seeds in fp32, pooled (study.py seeds)
+SEEDS = REPO / "benchmarks" / "studies" / "2026-12-05-partial-finetune" / "results" / "seeds10_avx2.json"
 #: the book's own protocol (heads on stage 1's frozen features) trained with five stage-2 seeds
 FROZEN_SEEDS = REPO / "benchmarks" / "studies" / "2026-12-05-stage2-seeds" / "results" / "seeds_avx2.json"
 HEADING = "## What the default build shows (quick profile, CPU, built-in SynthFaces)"
@@ -276,7 +277,7 @@ def main(argv: list[str]) -> int:
     new = render(json.loads(RESULTS.read_text(encoding="utf-8")))
     if "--check" in argv:
         if section != new:
-            print("README.md's figures differ from book-quick-targets.json or seeds_avx2.json: run "
+            print("README.md's figures differ from book-quick-targets.json or the seeds files: run "
                   "python benchmarks/readme_figures.py")
             return 1
         return 0

@@ -22,7 +22,7 @@ def test_a_changed_figure_is_caught(tmp_path) -> None:
     script = (REPO / "benchmarks" / "readme_figures.py").read_text(encoding="utf-8")
     (tmp_path / "benchmarks" / "readme_figures.py").write_text(script, encoding="utf-8")
     for rel in ("benchmarks/results/book-quick-targets.json",
-                "benchmarks/studies/2026-12-05-partial-finetune/results/seeds_avx2.json",
+                "benchmarks/studies/2026-12-05-partial-finetune/results/seeds10_avx2.json",
                 "benchmarks/studies/2026-12-05-stage2-seeds/results/seeds_avx2.json"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes((REPO / rel).read_bytes())

@@ -254,7 +254,7 @@ def seeds(out: str, files: list[str]) -> None:
     n0 = split_sizes(book.default_synth_n())[2]  # the book's test split, which every run scored
     res["plan"] = []
     parts = [analysis.run_variances(p["runs"]) for p in res["pairs"].values()]
-    for n_runs in (len(runs), 10, 20):
+    for n_runs in sorted({len(runs), 10, 20}):
         for n in (n0, 2 * n0, 4 * n0):
             half = max(analysis.pooled_half_width(between, images * n0 / n, n_runs)
                        for between, images in parts)
