@@ -197,14 +197,15 @@ order the four. {_seeds()}
 """
 
 
-def _pooled(s: dict, keys: tuple[str, ...]) -> str:
-    """A seeds file's pairs (``keys``, "b-a"), pooled over its runs, each with its verdict."""
+def _pooled(s: dict, keys: tuple[str, ...], how: str | None = None) -> str:
+    """A seeds file's pairs (``keys``, "b-a"), pooled over its runs, each with its verdict
+    (``how``: the pair's entry that holds another pooling, e.g. "two_way")."""
     names = {"baseline": "the baseline", "independent": "independent", "gal": "w/o GCL",
              "mggnet": "MGG-Net"}
     pairs = []
     for key in keys:
         b, a = key.split("-")
-        p = s["pairs"][key]
+        p = s["pairs"][key][how] if how else s["pairs"][key]
         word = {"beats": f"{names[b]} ahead", "is beaten by": f"{names[a]} ahead"}.get(
             p["verdict"], "within noise")
         pairs.append(f"{names[b]} minus {names[a]} {p['mean']:+.2f} [{p['lo']:+.2f}, {p['hi']:+.2f}]"
@@ -216,10 +217,20 @@ def _seeds() -> str:
     """The fair protocol's pairs pooled over its seeds, each with its verdict."""
     s = json.loads(SEEDS.read_text())
     keys = ("independent-baseline", "gal-independent", "mggnet-gal", "mggnet-baseline")
+    kept = s["pairs"][keys[0]]["two_way"]["seeds"]
+    half = max((p["two_way"]["hi"] - p["two_way"]["lo"]) / 2 for p in s["pairs"].values())
+    each = max((p["hi"] - p["lo"]) / 2 for p in s["pairs"].values())
+    called = sum(p["verdict"] != "is within noise of" for p in s["pairs"].values())
     return (f"Trained {len(s['seeds'])} times per network in fp32 (seeds "
-            f"{min(s['seeds'])}-{max(s['seeds'])}, one stage 1) and pooled, with a 95% interval "
-            f"that counts the spread between trainings as well as the test images': "
-            + _pooled(s, keys) + ". Chapter 6 and the study give all six pairs.")
+            f"{min(s['seeds'])}-{max(s['seeds'])}, one stage 1). Pooled from the runs' own "
+            f"intervals, {called} of the six pairs are decided (half-widths up to {each:.2f} "
+            "points). Seeds "
+            f"{min(kept)}-{max(kept)} were trained again to keep every test image's score, and "
+            "pooled over that table of runs by images (`analysis.two_way_difference`: a 95% "
+            "interval for a new training scored on new images, which counts a training's "
+            "disagreement on single images once per run and image, not once per run): "
+            + _pooled(s, keys, "two_way") + f"; every pair's half-width {half:.2f} or less. "
+            "Chapter 6 and the study give all six pairs.")
 
 
 def _frozen_seeds() -> str:
@@ -227,7 +238,9 @@ def _frozen_seeds() -> str:
     s = json.loads(FROZEN_SEEDS.read_text())
     return (f"Trained {len(s['seeds'])} times each on this protocol (stage-2 seeds "
             f"{min(s['seeds'])}-{max(s['seeds'])} on one stage 1, in fp32; "
-            "`benchmarks/studies/2026-12-05-stage2-seeds`) and pooled the same way: "
+            "`benchmarks/studies/2026-12-05-stage2-seeds`) and pooled from each run's interval "
+            "(`analysis.across_runs`, which counts the spread between trainings as well as the "
+            "test images'): "
             + _pooled(s, ("mggnet-gal", "mggnet-baseline")) + ".")
 
 

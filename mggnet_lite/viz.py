@@ -23,6 +23,9 @@ from .viz_runs import (  # noqa: F401  (figures of runs, chapters 5 and 6: viz.<
 )
 
 #: One colour per group (GROUPS order), shared by every figure that shows groups.
+#: a colour as matplotlib takes it: a name or hex string, or an RGB(A) tuple of floats in [0, 1]
+Colour = str | tuple[float, ...]
+
 GROUP_COLOURS: dict[str, str] = {
     "whole_face": "#e41a1c",
     "around_head": "#377eb8",
@@ -134,11 +137,11 @@ def _np(x):
     return np.asarray(x)
 
 
-def contrast(a, b) -> float:
+def contrast(a: Colour, b: Colour) -> float:
     """WCAG 2's contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
     from matplotlib.colors import to_rgb
 
-    def luminance(colour) -> float:  # relative luminance of an sRGB colour
+    def luminance(colour: Colour) -> float:  # relative luminance of an sRGB colour
         lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
@@ -146,7 +149,8 @@ def contrast(a, b) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def text_colour(colour, background="white", ratio: float = 4.5) -> tuple[float, float, float]:
+def text_colour(colour: Colour, background: Colour = "white", ratio: float = 4.5
+                ) -> tuple[float, float, float]:
     """``colour`` mixed with just enough black to be read as small text on ``background``
     (WCAG 2's 4.5:1 for text): the hue stays, so a group's labels keep its colour. The
     middle_face yellow has 1.3:1 on white as it is."""

@@ -104,8 +104,8 @@ def plot_run_intervals(panels, *, title: str | None = None):
     """Paired differences over several trainings, one panel per protocol (chapter 6): ``panels``
     maps a panel title to ``{pair: (runs, pooled)}``, ``runs`` one ``(diff, lo, hi)`` per
     training (its own 95% interval over the test images: thin, coloured where it excludes 0),
-    ``pooled`` their :func:`~mggnet_lite.analysis.across_runs` interval (thick, black). The
-    dotted line is no difference."""
+    ``pooled`` their pooled interval (thick, black: :func:`~mggnet_lite.analysis.across_runs`
+    or :func:`~mggnet_lite.analysis.two_way_difference`). The dotted line is no difference."""
     import matplotlib.pyplot as plt
 
     from .analysis import interval_sign

@@ -103,6 +103,73 @@ def test_across_runs_covers_95_percent_of_the_time() -> None:
         assert 0.92 <= hits / reps <= 0.975, (sd_training, hits / reps)
 
 
+def test_two_way_difference_is_the_classic_interval_at_its_limits() -> None:
+    # the runs differ by a constant shift only: Student's t over the runs' means
+    d = np.array([[1.0] * 4, [2.0] * 4, [3.0] * 4])
+    mean, lo, hi = analysis.two_way_difference(np.zeros_like(d), d)
+    assert mean == 2.0 and abs(hi - 2.0 - 4.3027 / 3 ** 0.5) < 1e-3
+    # every run the same per image: the images' standard error with the normal's quantile
+    img = np.random.default_rng(1).normal(0.0, 2.0, 500)
+    mean, lo, hi = analysis.two_way_difference(np.zeros((4, 500)), np.tile(img, (4, 1)))
+    se = img.std(ddof=1) / 500 ** 0.5
+    assert abs(mean - img.mean()) < 1e-12 and abs((hi - lo) / 2 - 1.95996 * se) < 1e-4
+    for bad in (np.zeros((1, 10)), np.zeros(10)):
+        try:
+            analysis.two_way_difference(bad, bad)
+        except ValueError as e:
+            assert "runs >= 2" in str(e)
+        else:
+            raise AssertionError(f"scores of shape {bad.shape} passed")
+
+
+def test_two_way_difference_covers_95_percent_and_narrows_with_runs() -> None:
+    """Simulated: S = 5 trainings scored on the same 2,000 images; each cell of the runs x
+    images table is the image's shared part, the training's shift and noise of its own (true
+    mean 0). At least 93-93.5% of the intervals hold 0 whichever part dominates, and at most 97.5%
+    unless the trainings barely differ (then Welch-Satterthwaite's few degrees of freedom make
+    it conservative, 99%). Where the cells' own noise dominates (two networks that disagree on
+    different images in every training), the interval is narrower than :func:`across_runs`'
+    from the same runs, which counts that noise once per run instead of once per run and
+    image. The last row has about the variances the fine-tuned protocol's trainings measured
+    (``benchmarks/studies/2026-12-05-partial-finetune``: images 0.07-1.8, cells 7.1-8.3,
+    trainings 0.005-0.016), and the row after it 2,000 times: there, taking the runs' part less
+    the cells' share as the part with S - 1 degrees of freedom held 0 92-93% of the time."""
+    rng = np.random.default_rng(0)
+    n, s_runs = 2000, 5
+    for sd_image, sd_cell, sd_training, reps, floor in (
+            (3.0, 1.0, 0.02, 500, 0.93), (0.5, 3.0, 0.02, 500, 0.93), (0.5, 3.0, 0.2, 500, 0.93),
+            (1.2, 2.8, 0.1, 500, 0.93), (0.3, 2.7, 0.1, 2000, 0.935)):
+        hits, ratio = 0, []
+        for _ in range(reps):
+            d = (rng.normal(0, sd_image, n) + rng.normal(0, sd_cell, (s_runs, n))
+                 + rng.normal(0, sd_training, (s_runs, 1)))
+            _, lo, hi = analysis.two_way_difference(np.zeros_like(d), d)
+            hits += lo <= 0 <= hi
+            mean, se = d.mean(1), d.std(1, ddof=1) / n ** 0.5
+            _, lo1, hi1 = analysis.across_runs(list(zip(mean, mean - 1.96 * se, mean + 1.96 * se,
+                                                        strict=True)))
+            ratio.append((hi - lo) / (hi1 - lo1))
+        top = 0.996 if (sd_cell, sd_training) == (3.0, 0.02) else 0.975
+        assert floor <= hits / reps <= top, (sd_image, sd_cell, sd_training, hits / reps)
+        assert np.mean(ratio) <= 1.0 + 1e-9, (sd_image, sd_cell, sd_training, np.mean(ratio))
+        if sd_cell > sd_image and sd_training <= 0.1:  # not where the trainings dominate
+            assert np.mean(ratio) < 0.85, (sd_image, sd_cell, sd_training, np.mean(ratio))
+
+
+def test_two_way_parts_recover_the_simulated_variances() -> None:
+    rng = np.random.default_rng(2)
+    s_runs, n = 10, 4000
+    d = (rng.normal(0, 2.0, n) + rng.normal(0, 3.0, (s_runs, n))
+         + rng.normal(0, 0.3, (s_runs, 1)) + 0.5)
+    mean, runs, images, cells = analysis.two_way_parts(np.zeros_like(d), d)
+    assert abs(mean - 0.5) < 0.25 and abs(cells / 9.0 - 1) < 0.03 and abs(images / 4.0 - 1) < 0.1
+    assert 0.02 < runs < 0.3  # 0.09, estimated from ten runs
+    # the half-width of an S x M table: t at Welch-Satterthwaite's df times sqrt(V)
+    v = runs / 10 + images / n + cells / (10 * n)
+    half = analysis.two_way_half_width(runs, images, cells, 10, n)
+    assert analysis.t_quantile(9) * v ** 0.5 >= half >= 1.959 * v ** 0.5
+
+
 def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:
     rows = analysis.hidden_group_rows(["mouth", None, "eyes"], GROUPS, CELEBA_ATTRIBUTES)
     assert rows.shape == (3, 40) and not rows[1].any()

@@ -3,7 +3,8 @@ stage 1, and at what cost per epoch (README.md beside this file has the results)
 
     python study.py probe WEIGHTS.pt OUT.json [--from block3|block4] [--lr 2e-3] [--epochs 8]
     python study.py variants WEIGHTS.pt OUT.json [--lr 8e-3] [--trunk-lr 2e-3] [--epochs 8] [--seed 0]
-    python study.py seeds OUT.json RUN.json RUN.json [RUN.json ...]
+    python study.py seeds OUT.json RUN.json RUN.json [RUN.json ...] [--images IMAGES.json ...]
+    python study.py images EARLIER.json RERUN.json IMAGES.json
 
 ``probe``: the book's SynthFaces set (``book.book_data()``). The generic stage 1 in
 ``WEIGHTS.pt`` (a torchvision ResNet-18 state dict, width 16, no stem max-pool: the quick
@@ -25,7 +26,12 @@ differences (``analysis.paired_difference``) and the pointing game per block.
 ``seeds``: several ``variants`` files of the same stage 1 that differ in ``--seed`` pooled:
 each network's accuracy over the runs (mean, sample standard deviation, range) and each pair's
 difference with ``analysis.across_runs``'s interval (the spread between trainings and the test
-images'), with its verdict.
+images'), with its verdict; with ``--images``, also from the runs x images table of each
+image's score (``analysis.two_way_difference``).
+
+``images``: a ``variants`` run re-trained to keep each test image's score
+(``correct_per_image``, which the earlier files predate), kept once it reproduces the earlier
+file to the last digit.
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ def _score(head: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str,
 def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
              names: list[str], seed: int = 0) -> None:
     from mggnet_lite import analysis, book
+    from mggnet_lite.metrics import THRESHOLD
     from mggnet_lite.nn import build_model
 
     cfg = book.book_config("mggnet")
@@ -141,6 +148,9 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
             r["pointing"] = {b: loc[b]["pointing"].tolist() for b in loc}
             r["lift"] = {b: loc[b]["lift"].tolist() for b in loc}
             res["chance"], res["groups"] = loc["block3"]["chance"].tolist(), model.group_names
+        # each test image's number of correct attributes (Sec. 4.1's threshold): the two-way
+        # (runs x images) interval of analysis.two_way_difference needs them, not only the mean
+        r["correct_per_image"] = ((probs[v] >= THRESHOLD) == labels.bool()).sum(1).tolist()
         res["variants"][v] = r
         print(v, {k: r[k] for k in ("s", "mean_accuracy", "mean_balanced_accuracy")}, flush=True)
     for i, a in enumerate(names):
@@ -236,16 +246,82 @@ def summary(runs: list[dict]) -> dict:
                               "verdict": analysis.verdict_word(lo, hi)}
         print(f"{pair:<22}{mean:+.2f} [{lo:+.2f}, {hi:+.2f}] {res['pairs'][pair]['verdict']}; runs: "
               + ", ".join(f"{d:+.2f}" for d, _, _ in per_run), flush=True)
+        kept, scores = _per_image(runs, pair)
+        if len(kept) >= 2:  # the runs x images table of those that kept it: two_way_difference
+            mean, lo, hi = analysis.two_way_difference(*scores)
+            _, *parts = analysis.two_way_parts(*scores)
+            res["pairs"][pair]["two_way"] = {
+                "seeds": kept, "mean": mean, "lo": lo, "hi": hi,
+                "verdict": analysis.verdict_word(lo, hi),
+                **dict(zip(("runs_var", "images_var", "cells_var"), parts, strict=True))}
+            print(f"{'  two-way':<22}{mean:+.2f} [{lo:+.2f}, {hi:+.2f}] "
+                  f"{res['pairs'][pair]['two_way']['verdict']}; variances: runs {parts[0]:.4f}, "
+                  f"images {parts[1]:.3f}, cells {parts[2]:.3f}", flush=True)
     return res
 
 
-def seeds(out: str, files: list[str]) -> None:
+def _per_image(runs: list[dict], pair: str) -> tuple[list[int], tuple]:
+    """The seeds of the runs that kept ``correct_per_image`` for both of ``pair``'s ("b-a")
+    networks, and their accuracy (points) per run and test image, ``(a, b)``, each (runs,
+    images)."""
+    import numpy as np
+
+    from mggnet_lite.attributes import CELEBA_ATTRIBUTES
+
+    b, a = pair.split("-")
+    kept = [r for r in runs if all("correct_per_image" in r["variants"][v] for v in (a, b))]
+    return [r["seed"] for r in kept], tuple(
+        100 / len(CELEBA_ATTRIBUTES) * np.array([r["variants"][v]["correct_per_image"] for r in kept])
+        for v in (a, b))
+
+
+def images(earlier: str, rerun: str, out: str) -> None:
+    """Keep each test image's score of ``rerun`` (a ``variants`` file written with the same
+    command as ``earlier``, which predates ``correct_per_image``) once it reproduces
+    ``earlier``: the same settings, and every accuracy, pair and pointing game to the last
+    digit. Writes the counts, with the accuracies they check against, to ``out``."""
+    from mggnet_lite.attributes import CELEBA_ATTRIBUTES
+
+    a, b = (json.loads(Path(f).read_text()) for f in (earlier, rerun))
+    same = ("weights", "seed", "lr", "trunk_lr", "epochs", "pairs")
+    diff = [k for k in same if a[k] != b[k]] + [
+        f"{v}.{k}" for v in a["variants"] for k in a["variants"][v]
+        if k != "s" and a["variants"][v][k] != b["variants"][v][k]]
+    if diff:
+        sys.exit(f"images: {rerun} does not reproduce {earlier}: {diff}")
+    n_attr = len(CELEBA_ATTRIBUTES)
+    res: dict = {"earlier": earlier, "seed": b["seed"], "weights": b["weights"], "variants": {}}
+    for v, r in b["variants"].items():
+        got = 100 * sum(r["correct_per_image"]) / (n_attr * len(r["correct_per_image"]))
+        assert abs(got - r["mean_accuracy"]) < 1e-9, (v, got, r["mean_accuracy"])
+        res["variants"][v] = {"mean_accuracy": r["mean_accuracy"],
+                              "correct_per_image": r["correct_per_image"]}
+    Path(out).write_text(json.dumps(res) + "\n")
+    print(f"{rerun} reproduces {earlier}; wrote {out}", flush=True)
+
+
+def with_images(runs: list[dict], files: list[str]) -> None:
+    """Add each ``images`` file's counts to the run of its seed (same stage 1, same accuracy)."""
+    by_seed = {r["seed"]: r for r in runs}
+    for f in files:
+        img = json.loads(Path(f).read_text())
+        run = by_seed.get(img["seed"])
+        if run is None or run["weights"] != img["weights"]:
+            sys.exit(f"seeds: {f} (seed {img['seed']}) matches none of the runs")
+        for v, r in img["variants"].items():
+            if r["mean_accuracy"] != run["variants"][v]["mean_accuracy"]:
+                sys.exit(f"seeds: {f}'s {v} is not the run of seed {img['seed']}")
+            run["variants"][v]["correct_per_image"] = r["correct_per_image"]
+
+
+def seeds(out: str, files: list[str], image_files: list[str] | None = None) -> None:
     from mggnet_lite import analysis
 
     runs = [json.loads(Path(f).read_text()) for f in files]
     if len({r["weights"] for r in runs}) != 1 or len({r["seed"] for r in runs}) != len(runs):
         sys.exit("seeds: the runs must share one stage 1 (weights) and differ in their seed")
-    res: dict = {"files": files, **summary(runs)}
+    with_images(runs, image_files or [])
+    res: dict = {"files": files, "images": image_files or [], **summary(runs)}
     # what it would take: the pooled half-width with S runs and n test images, from the measured
     # spread between runs (sd) and the runs' image variance (scaled by 1 / n), largest over pairs
     from mggnet_lite import book
@@ -254,12 +330,19 @@ def seeds(out: str, files: list[str]) -> None:
     n0 = split_sizes(book.default_synth_n())[2]  # the book's test split, which every run scored
     res["plan"] = []
     parts = [analysis.run_variances(p["runs"]) for p in res["pairs"].values()]
-    for n_runs in sorted({len(runs), 10, 20}):
+    two_way = [p["two_way"] for p in res["pairs"].values() if "two_way" in p]
+    for n_runs in sorted({len(runs), 10, 20, *(len(t["seeds"]) for t in two_way)}):
         for n in (n0, 2 * n0, 4 * n0):
             half = max(analysis.pooled_half_width(between, images * n0 / n, n_runs)
                        for between, images in parts)
-            res["plan"].append({"runs": n_runs, "test_images": n, "largest_half_width": float(half)})
-            print(f"{n_runs} runs, {n} test images: largest half-width {half:.2f}", flush=True)
+            row = {"runs": n_runs, "test_images": n, "largest_half_width": float(half)}
+            if len(two_way) == len(parts):  # the same from the runs x images table's variances
+                row["largest_two_way_half_width"] = max(float(analysis.two_way_half_width(
+                    t["runs_var"], t["images_var"], t["cells_var"], n_runs, n)) for t in two_way)
+            res["plan"].append(row)
+            print(f"{n_runs} runs, {n} test images: largest half-width {half:.2f}"
+                  + (f", two-way {row['largest_two_way_half_width']:.2f}" if len(row) > 3 else ""),
+                  flush=True)
     Path(out).write_text(json.dumps(res, indent=1) + "\n")
 
 
@@ -283,11 +366,18 @@ def main(argv: list[str] | None = None) -> None:
     k = sub.add_parser("seeds")
     k.add_argument("out")
     k.add_argument("files", nargs="+")
+    k.add_argument("--images", nargs="+", default=[], help="images files, one per seed")
+    m = sub.add_parser("images")
+    m.add_argument("earlier")
+    m.add_argument("rerun")
+    m.add_argument("out")
     a = ap.parse_args(argv)
     if a.cmd == "probe":
         probe(a.weights, a.out, a.tap, a.lr, a.epochs)
     elif a.cmd == "seeds":
-        seeds(a.out, a.files)
+        seeds(a.out, a.files, a.images)
+    elif a.cmd == "images":
+        images(a.earlier, a.rerun, a.out)
     else:
         variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants, a.seed)
 
