@@ -17,6 +17,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from mggnet_lite import analysis
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "book-quick-targets.json"
 #: the fair protocol's stage 2 trained with ten seeds in fp32, pooled (study.py seeds)
@@ -27,7 +29,7 @@ HEADING = "## What the default build shows (quick profile, CPU, built-in SynthFa
 
 
 def _ci(d: dict) -> str:
-    return f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+    return analysis.format_difference(d["diff"], d["lo"], d["hi"])
 
 
 def _intro(r: dict) -> str:
@@ -206,10 +208,10 @@ def _pooled(s: dict, keys: tuple[str, ...], how: str | None = None) -> str:
     for key in keys:
         b, a = key.split("-")
         p = s["pairs"][key][how] if how else s["pairs"][key]
-        word = {"beats": f"{names[b]} ahead", "is beaten by": f"{names[a]} ahead"}.get(
-            p["verdict"], "within noise")
-        pairs.append(f"{names[b]} minus {names[a]} {p['mean']:+.2f} [{p['lo']:+.2f}, {p['hi']:+.2f}]"
-                     f" ({word})")
+        word = {1: f"{names[b]} ahead", -1: f"{names[a]} ahead", 0: "within noise"}[
+            analysis.interval_sign(p["lo"], p["hi"])]
+        pairs.append(f"{names[b]} minus {names[a]} "
+                     f"{analysis.format_difference(p['mean'], p['lo'], p['hi'])} ({word})")
     return "; ".join(pairs)
 
 
@@ -220,7 +222,7 @@ def _seeds() -> str:
     kept = s["pairs"][keys[0]]["two_way"]["seeds"]
     half = max((p["two_way"]["hi"] - p["two_way"]["lo"]) / 2 for p in s["pairs"].values())
     each = max((p["hi"] - p["lo"]) / 2 for p in s["pairs"].values())
-    called = sum(p["verdict"] != "is within noise of" for p in s["pairs"].values())
+    called = sum(analysis.interval_sign(p["lo"], p["hi"]) != 0 for p in s["pairs"].values())
     return (f"Trained {len(s['seeds'])} times per network in fp32 (seeds "
             f"{min(s['seeds'])}-{max(s['seeds'])}, one stage 1). Pooled from the runs' own "
             f"intervals, {called} of the six pairs are decided (half-widths up to {each:.2f} "

@@ -286,6 +286,18 @@ def verdict_word(lo: float, hi: float) -> str:
     return {1: "beats", -1: "is beaten by", 0: "is within noise of"}[interval_sign(lo, hi)]
 
 
+def format_difference(diff: float, lo: float, hi: float, digits: int = 2) -> str:
+    """``"+0.12 [+0.02, +0.21]"``: a difference and its 95% interval, in points, to ``digits``
+    decimals; more where the interval excludes 0 but its end nearer 0 would print as 0.00, so
+    that the printed interval shows the verdict it gives (``[-0.240, -0.002]``, not
+    ``[-0.24, -0.00]``)."""
+    sign = interval_sign(lo, hi)
+    near = lo if sign > 0 else hi
+    while sign and digits < 6 and round(abs(near), digits) == 0:
+        digits += 1
+    return f"{diff:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
 def t_quantile(df: float, p: float = 0.975) -> float:
     """Student's t quantile at ``p`` for ``df`` degrees of freedom (``df`` >= 1, not necessarily
     whole): bisection on the cdf, integrated with Simpson's rule from the density (accurate to
@@ -387,8 +399,7 @@ def two_way_difference(a: np.ndarray | Sequence[Sequence[float]],
     each run's interval, counts it in full once per run: it is never narrower than this, and
     more runs do not narrow its images' part."""
     mean, runs, images, cells = two_way_parts(a, b)
-    s, m = np.shape(a)
-    half = two_way_half_width(runs, images, cells, s, m)
+    half = two_way_half_width(runs, images, cells, *np.shape(a))
     return mean, mean - half, mean + half
 
 

@@ -131,8 +131,8 @@ def test_two_way_difference_covers_95_percent_and_narrows_with_runs() -> None:
     different images in every training), the interval is narrower than :func:`across_runs`'
     from the same runs, which counts that noise once per run instead of once per run and
     image. The last row has about the variances the fine-tuned protocol's trainings measured
-    (``benchmarks/studies/2026-12-05-partial-finetune``: images 0.07-1.8, cells 7.1-8.3,
-    trainings 0.005-0.016), and the row after it 2,000 times: there, taking the runs' part less
+    (``benchmarks/studies/2026-12-05-partial-finetune``, seeds 0-9: images 0.1-1.8, cells
+    7.1-8.3, trainings 0.004-0.024), and the row after it 2,000 times: there, taking the runs' part less
     the cells' share as the part with S - 1 degrees of freedom held 0 92-93% of the time."""
     rng = np.random.default_rng(0)
     n, s_runs = 2000, 5
@@ -168,6 +168,15 @@ def test_two_way_parts_recover_the_simulated_variances() -> None:
     v = runs / 10 + images / n + cells / (10 * n)
     half = analysis.two_way_half_width(runs, images, cells, 10, n)
     assert analysis.t_quantile(9) * v ** 0.5 >= half >= 1.959 * v ** 0.5
+
+
+def test_format_difference_shows_the_verdict_its_interval_gives() -> None:
+    f = analysis.format_difference
+    assert f(0.12, 0.02, 0.21) == "+0.12 [+0.02, +0.21]"
+    # decided, but the upper end would print as -0.00: one more decimal for the whole interval
+    assert f(-0.12, -0.2404, -0.0021) == "-0.120 [-0.240, -0.002]"
+    assert f(0.05, 0.00004, 0.1) == "+0.05000 [+0.00004, +0.10000]"
+    assert f(0.0, -0.004, 0.10) == "+0.00 [-0.00, +0.10]"  # not decided: as it is
 
 
 def test_hidden_group_rows_mark_the_hidden_groups_attributes() -> None:

@@ -3,6 +3,7 @@ stage 1, and at what cost per epoch (README.md beside this file has the results)
 
     python study.py probe WEIGHTS.pt OUT.json [--from block3|block4] [--lr 2e-3] [--epochs 8]
     python study.py variants WEIGHTS.pt OUT.json [--lr 8e-3] [--trunk-lr 2e-3] [--epochs 8] [--seed 0]
+                                                 [--pos-power 0]
     python study.py seeds OUT.json RUN.json RUN.json [RUN.json ...] [--images IMAGES.json ...]
     python study.py images EARLIER.json RERUN.json IMAGES.json
 
@@ -20,8 +21,11 @@ the test split's mean and balanced accuracy after the last epoch and the seconds
 quick profile's settings (width 16, no stem max-pool, ``pool="mass"``, senders detached) from
 the same stage 1, block 3 frozen (its maps computed once, shared by all four), blocks 4 and 5
 fine-tuned (Adam at ``--trunk-lr``) with everything after them (GAL, GCL, heads at ``--lr``),
-one-cycle, Eq. 5's loss (``losses.mggnet_loss``). Records mean / balanced accuracy, the paired
-differences (``analysis.paired_difference``) and the pointing game per block.
+one-cycle, Eq. 5's loss (``losses.mggnet_loss``); ``--pos-power P`` weighs each attribute's
+positives by ``losses.balanced_pos_weight`` (N_neg / N_pos on the training split) to the power
+P: 0 is Eq. 5's plain BCE (the prediction criterion, the default), 1 Table 2's balanced
+criterion, in between a tempered weight (not the paper's). Records mean / balanced accuracy,
+the paired differences (``analysis.paired_difference``) and the pointing game per block.
 
 ``seeds``: several ``variants`` files of the same stage 1 that differ in ``--seed`` pooled:
 each network's accuracy over the runs (mean, sample standard deviation, range) and each pair's
@@ -37,6 +41,7 @@ file to the last digit.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -119,8 +124,9 @@ def _score(head: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str,
 
 
 def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
-             names: list[str], seed: int = 0) -> None:
+             names: list[str], seed: int = 0, pos_power: float = 0.0) -> None:
     from mggnet_lite import analysis, book
+    from mggnet_lite.losses import balanced_pos_weight, mggnet_loss
     from mggnet_lite.metrics import THRESHOLD
     from mggnet_lite.nn import build_model
 
@@ -131,13 +137,18 @@ def variants(weights: str, out: str, lr: float, trunk_lr: float, epochs: int,
     x3 = {s: _maps(trunk, s, "block3") for s in ("train", "test")}
     res: dict = {"weights": weights, "lr": lr, "trunk_lr": trunk_lr, "epochs": epochs,
                  "seed": seed, "maps_s": time.time() - t0, "variants": {}, "pairs": {}}
+    loss = mggnet_loss  # Eq. 5 (the prediction criterion)
+    if pos_power:  # Table 2's weighted BCE (pos_power 1) or a tempered one
+        res["pos_power"] = pos_power
+        loss = functools.partial(
+            mggnet_loss, pos_weight=balanced_pos_weight(x3["train"][1]) ** pos_power)
     probs, truth = {}, None
     for v in names:
         torch.manual_seed(seed)
         extra = {"detach_senders": cfg.detach_senders} if v == "mggnet" else {}
         model = build_model(v, weights=weights, **kw, **extra)
         t1 = time.time()
-        _fit_partial(model, *x3["train"], lr, trunk_lr, epochs, seed)
+        _fit_partial(model, *x3["train"], lr, trunk_lr, epochs, seed, loss)
         probs[v], masks = _predict(model, x3["test"][0])
         labels = x3["test"][1]
         r = {"s": time.time() - t1, **_accuracy(probs[v], labels)}
@@ -178,10 +189,10 @@ class _FromBlock3(torch.nn.Module):
 
 
 def _fit_partial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
-                 trunk_lr: float, epochs: int, seed: int) -> None:
+                 trunk_lr: float, epochs: int, seed: int, loss_fn) -> None:
     """Blocks 4 and 5 at ``trunk_lr`` and the rest at ``lr``, one-cycle, the package's
-    ``train_step`` (Eq. 5 in fp32, bf16 autocast where the CPU has it: ``"bf16-native"``)."""
-    from mggnet_lite.losses import mggnet_loss
+    ``train_step`` (``loss_fn``, Eq. 5, in fp32; bf16 autocast where the CPU has it:
+    ``"bf16-native"``)."""
     from mggnet_lite.training.step import train_step
 
     trunk = [p for s in ("block4", "block5") for p in model.backbone.stages[s].parameters()]
@@ -195,7 +206,7 @@ def _fit_partial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: f
     for epoch in range(epochs):
         t1 = time.time()
         for idx in torch.randperm(len(x), generator=g).split(128):
-            _, loss = train_step(net, opt, mggnet_loss, x[idx], y[idx], device=cpu,
+            _, loss = train_step(net, opt, loss_fn, x[idx], y[idx], device=cpu,
                                  amp="bf16-native")
             sched.step()
         print({"epoch": epoch, "loss": float(loss.detach()), "s": time.time() - t1}, flush=True)
@@ -285,6 +296,7 @@ def images(earlier: str, rerun: str, out: str) -> None:
     a, b = (json.loads(Path(f).read_text()) for f in (earlier, rerun))
     same = ("weights", "seed", "lr", "trunk_lr", "epochs", "pairs")
     diff = [k for k in same if a[k] != b[k]] + [
+        "pos_power"] * (a.get("pos_power", 0.0) != b.get("pos_power", 0.0)) + [
         f"{v}.{k}" for v in a["variants"] for k in a["variants"][v]
         if k != "s" and a["variants"][v][k] != b["variants"][v][k]]
     if diff:
@@ -320,6 +332,8 @@ def seeds(out: str, files: list[str], image_files: list[str] | None = None) -> N
     runs = [json.loads(Path(f).read_text()) for f in files]
     if len({r["weights"] for r in runs}) != 1 or len({r["seed"] for r in runs}) != len(runs):
         sys.exit("seeds: the runs must share one stage 1 (weights) and differ in their seed")
+    if len({r.get("pos_power", 0.0) for r in runs}) != 1:
+        sys.exit("seeds: the runs must share one loss (--pos-power)")
     with_images(runs, image_files or [])
     res: dict = {"files": files, "images": image_files or [], **summary(runs)}
     # what it would take: the pooled half-width with S runs and n test images, from the measured
@@ -363,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--epochs", type=int, default=8)
     v.add_argument("--variants", nargs="+", default=["baseline", "independent", "gal", "mggnet"])
     v.add_argument("--seed", type=int, default=0, help="stage 2's seed: heads' start, batch order")
+    v.add_argument("--pos-power", type=float, default=0.0,
+                   help="positives weighted by (N_neg / N_pos) ** P: 0 Eq. 5, 1 Table 2's criterion")
     k = sub.add_parser("seeds")
     k.add_argument("out")
     k.add_argument("files", nargs="+")
@@ -379,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.cmd == "images":
         images(a.earlier, a.rerun, a.out)
     else:
-        variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants, a.seed)
+        variants(a.weights, a.out, a.lr, a.trunk_lr, a.epochs, a.variants, a.seed, a.pos_power)
 
 
 if __name__ == "__main__":
